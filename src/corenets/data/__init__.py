@@ -1,0 +1,54 @@
+"""Datasets by name. Every module in this package registers its loaders with @DATASETS.register().
+
+A loader is ``fn(spec: SplitSpec, *, <typed options>) -> DataBundle``; its keyword
+options are what a recipe's ``data:`` section and ``--set data.KEY=VALUE`` accept.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from ..registry import Registry
+from .bundle import DataBundle, Preprocessing, Split, SplitSpec, infer_task, split_indices
+
+DATASETS: Registry = Registry("dataset")
+_loaded = False
+
+
+def _discover() -> None:
+    """Import every loader module once, so each registers itself. Cheap: loaders import lazily."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name not in ("bundle", "download"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def datasets() -> Registry:
+    _discover()
+    return DATASETS
+
+
+def load_dataset(name: str, spec: SplitSpec | None = None, **options: Any) -> DataBundle:
+    """Load a registered dataset as a DataBundle with preprocessing fitted on its training part.
+
+    Args:
+        name: a registered dataset (see ``corenets list datasets``).
+        spec: seed, validation/test fractions and cross-validation fold.
+        **options: the dataset's own options (path, target, ...), type-checked.
+    Returns:
+        A DataBundle of train/val/test tensors.
+    """
+    from ..config import check_options
+
+    reg = datasets()
+    fn = reg.get(name)
+    opts = check_options(options, fn, reg.options(name, skip=1), "data")
+    return fn(spec or SplitSpec(), **opts)
+
+
+__all__ = ["DATASETS", "DataBundle", "Preprocessing", "Split", "SplitSpec", "datasets", "infer_task", "load_dataset", "split_indices"]

@@ -1,0 +1,163 @@
+"""DataBundle (what training needs) and Preprocessing (what predict must redo)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+
+Task = Literal["binary", "multiclass", "regression"]
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, *input_shape); float32, or int64 token ids for text
+    y: torch.Tensor  # (N,) int64 class ids, or float32 targets (scaled) for regression
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class SplitSpec:
+    """How a dataset without an official test split is divided. Passed to every loader."""
+
+    seed: int = 0
+    val_fraction: float = 0.1  # of the training part
+    test_fraction: float = 0.2
+    folds: int = 0  # K >= 2: cross-validation, the test part is fold `fold`
+    fold: int = 0
+
+
+class Preprocessing:
+    """Everything predict must redo on raw inputs, fitted on training data only.
+
+    Subclasses register a `kind` and keep their state as plain values and
+    tensors, so a checkpoint with them loads with torch.load(weights_only=True).
+    """
+
+    kind: ClassVar[str] = "identity"
+    kinds: ClassVar[dict[str, type["Preprocessing"]]] = {}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        Preprocessing.kinds[cls.kind] = cls
+
+    def __init__(self, **state: Any):
+        self.state = state
+
+    def transform(self, raw: Any) -> torch.Tensor:
+        """Raw inputs (rows, images, sentences, ...) -> the model's input tensor."""
+        if isinstance(raw, torch.Tensor):
+            return raw.float()
+        return torch.as_tensor(np.asarray(raw, dtype=np.float32))
+
+    def inverse_target(self, y: torch.Tensor) -> torch.Tensor:
+        """Model-space regression targets -> the user's units (identity unless scaled)."""
+        mean, std = self.state.get("target_mean"), self.state.get("target_std")
+        if mean is None:
+            return y
+        return y * std + mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "state": self.state}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Preprocessing":
+        kind = d.get("kind", "identity")
+        if kind not in Preprocessing.kinds:
+            raise DataError(f"unknown preprocessing kind '{kind}'; this corenets knows: {', '.join(sorted(Preprocessing.kinds))}")
+        return Preprocessing.kinds[kind](**d.get("state", {}))
+
+
+Preprocessing.kinds["identity"] = Preprocessing
+
+
+@dataclass
+class DataBundle:
+    train: Split
+    val: Split
+    test: Split
+    task: Task
+    input_shape: tuple[int, ...]
+    classes: list[str] | None = None  # class names, index = class id (None for regression)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    meta: dict[str, Any] = field(default_factory=dict)  # dataset name, sizes, notes for the report
+
+    @property
+    def num_outputs(self) -> int:
+        """Logits the model must produce: 1 for binary (BCE) and regression, else one per class."""
+        return len(self.classes) if self.task == "multiclass" else 1
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def infer_task(y: np.ndarray) -> Task:
+    """Classification for integer-like targets with few distinct values, else regression."""
+    values = np.unique(y)
+    if y.dtype.kind in "OUSb":
+        return "binary" if len(values) == 2 else "multiclass"
+    if y.dtype.kind in "iu" or np.all(np.mod(values, 1) == 0):
+        if len(values) == 2:
+            return "binary"
+        if len(values) <= max(20, int(0.05 * len(y))) and len(values) < len(y):
+            return "multiclass"
+    return "regression"
+
+
+def split_indices(y: np.ndarray, spec: SplitSpec, stratify: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded (stratified where possible) train/val/test indices, or a cross-validation fold.
+
+    With spec.folds >= 2 the test part is fold `spec.fold` of a stratified K-fold;
+    validation is always carved from what remains, so the test rows never choose a model.
+    """
+    from sklearn.model_selection import StratifiedKFold, KFold, train_test_split
+
+    n = len(y)
+    idx = np.arange(n)
+    strat = y if stratify else None
+    if stratify:
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            strat = None  # a class with one row cannot be stratified; fall back to a plain split
+    if spec.folds >= 2:
+        if n < spec.folds * 2:
+            raise DataError(f"{n} rows are too few for {spec.folds}-fold cross-validation; use fewer folds or more rows")
+        if not 0 <= spec.fold < spec.folds:
+            raise DataError(f"fold {spec.fold} is outside 0..{spec.folds - 1}")
+        if strat is not None and np.unique(y, return_counts=True)[1].min() >= spec.folds:
+            splitter = StratifiedKFold(spec.folds, shuffle=True, random_state=spec.seed)
+            rest, test = list(splitter.split(idx, y))[spec.fold]
+        else:
+            rest, test = list(KFold(spec.folds, shuffle=True, random_state=spec.seed).split(idx))[spec.fold]
+    else:
+        rest, test = _split(idx, strat, spec.test_fraction, spec.seed, "test")
+    strat_rest = None if strat is None else y[rest]
+    if strat_rest is not None and np.unique(strat_rest, return_counts=True)[1].min() < 2:
+        strat_rest = None
+    train, val = _split(rest, strat_rest, spec.val_fraction, spec.seed + 1, "validation")
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def _split(idx: np.ndarray, strat: np.ndarray | None, fraction: float, seed: int, what: str):
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < fraction < 1:
+        raise DataError(f"the {what} fraction must be between 0 and 1, got {fraction}")
+    n_out = int(round(len(idx) * fraction))
+    if strat is not None:
+        n_classes = len(np.unique(strat))
+        if n_out < n_classes or len(idx) - n_out < n_classes:
+            strat = None
+    if n_out < 1 or len(idx) - n_out < 1:
+        raise DataError(
+            f"{len(idx)} rows are too few to hold out a {what} part of {fraction:.0%}; "
+            f"give at least {int(np.ceil(2 / fraction))} rows or change data.{'test' if what == 'test' else 'val'}_fraction"
+        )
+    a, b = train_test_split(idx, test_size=n_out, random_state=seed, stratify=strat)
+    return a, b
