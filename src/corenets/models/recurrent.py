@@ -1,0 +1,202 @@
+"""The recurrent family: rnn, lstm and gru; stacked ("deep"), bidirectional, with an embedding front for text.
+
+Inputs, by shape of one example (``input_shape``):
+  (T, F)      float sequences: images read as rows, tables read as features, price windows;
+  (C, H, W)   images, read as H rows of W*C features (the same as ``data.as_sequence: rows``);
+  (T,)        int64 token ids with pad id 0, when ``vocab_size > 0`` (an embedding front);
+              float (T,) without an embedding is read as T steps of 1 feature.
+
+Padding is handled by packing: the real tokens of each row are moved to the front
+(so left, right or scattered padding give the same result), the lengths are the
+counts of non-pad ids, and ``pack_padded_sequence`` makes the recurrent layer stop
+at each row's last real token. "last" is therefore the state after the last real
+token; "mean" and "max" pool over real tokens only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..errors import ConfigError, DataError
+from . import MODELS
+
+Readout = Literal["last", "mean", "max"]
+HeadActivation = Literal["none", "relu", "tanh"]
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+PAD_ID = 0
+
+
+class RecurrentNet(nn.Module):
+    """[Embedding] -> RNN/LSTM/GRU x layers (optionally bidirectional) -> read-out -> [Linear -> act] x N -> Linear."""
+
+    def __init__(
+        self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
+        bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
+        vocab_size: int, embed_dim: int,
+    ):
+        super().__init__()
+        if hidden_size < 1 or layers < 1:
+            raise ConfigError(f"model.hidden_size={hidden_size} and model.layers={layers} must both be >= 1")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"model.dropout={dropout} must be in [0, 1)")
+        if any(h < 1 for h in head):
+            raise ConfigError(f"model.head={head} must hold positive layer widths")
+        self.input_shape = tuple(input_shape)
+        self.readout = readout
+        self.vocab_size = vocab_size
+        if vocab_size > 0:
+            if len(self.input_shape) != 1:
+                raise ConfigError(
+                    f"model.vocab_size={vocab_size} means token-id inputs of shape (T,), but the data has shape "
+                    f"{self.input_shape}; set model.vocab_size=0 for float sequences"
+                )
+            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)  # the pad row stays zero
+            features = embed_dim
+        else:
+            self.embed = None
+            features = self._features(self.input_shape)
+        self.rnn = CELLS[cell](
+            features, hidden_size, num_layers=layers, batch_first=True, bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,  # torch applies it between layers only
+        )
+        self.dirs = 2 if bidirectional else 1
+        self.drop = nn.Dropout(dropout)
+        act = {"none": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}[head_activation]
+        blocks: list[nn.Module] = []
+        width = hidden_size * self.dirs
+        for h in head:
+            blocks += [nn.Linear(width, h), act()]
+            width = h
+        blocks.append(nn.Linear(width, num_outputs))
+        self.head = nn.Sequential(*blocks)
+
+    @staticmethod
+    def _features(shape: tuple[int, ...]) -> int:
+        if len(shape) == 1:
+            return 1  # (T,) floats: one feature per step
+        if len(shape) == 2:
+            return shape[1]  # (T, F)
+        if len(shape) == 3:
+            return shape[0] * shape[2]  # (C, H, W) read as H rows of W*C
+        raise ConfigError(f"recurrent models read (T,), (T, F) or (C, H, W) inputs, got shape {shape}")
+
+    def _as_sequence(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 2:
+            return x.unsqueeze(-1)  # (B, T) -> (B, T, 1)
+        if x.ndim == 4:
+            b, c, h, w = x.shape
+            return x.permute(0, 2, 3, 1).reshape(b, h, w * c)  # (B, C, H, W) -> (B, H, W*C)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embed is None:
+            if not x.is_floating_point():
+                raise DataError(
+                    f"the model got integer inputs {tuple(x.shape)} (token ids?) but has no embedding; "
+                    "set model.vocab_size to the vocabulary size (e.g. 10000)"
+                )
+            out, state = self.rnn(self._as_sequence(x))  # out: (B, T, D*H)
+            lengths = None
+        else:
+            out, state, lengths = self._run_tokens(x)
+        return self.head(self.drop(self._read(out, state, lengths)))
+
+    def _run_tokens(self, ids: torch.Tensor):
+        if ids.is_floating_point() or ids.ndim != 2:
+            raise DataError(f"the embedding front expects (B, T) int64 token ids, got {tuple(ids.shape)} {ids.dtype}")
+        top = int(ids.max()) if ids.numel() else 0
+        if top >= self.vocab_size or (ids.numel() and int(ids.min()) < 0):
+            raise DataError(
+                f"token id {top} is outside the embedding's 0..{self.vocab_size - 1}; "
+                f"set model.vocab_size to at least the data's vocabulary size (data.max_size)"
+            )
+        real = ids != PAD_ID
+        # Move real tokens to the front, keeping their order: any padding layout packs the same way.
+        order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
+        ids = ids.gather(1, order)
+        lengths = real.sum(1).clamp(min=1)  # an empty row reads one pad step (a zero vector)
+        emb = self.embed(ids)  # (B, T, E)
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])  # (B, T, D*H), zeros past length
+        return out, state, lengths
+
+    def _read(self, out: torch.Tensor, state, lengths: torch.Tensor | None) -> torch.Tensor:
+        if self.readout == "last":
+            h = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H); LSTM also returns c
+            last = h[-self.dirs:]  # the top layer: forward final state (and backward's, which ends at t=0)
+            return last.permute(1, 0, 2).reshape(h.shape[1], -1)  # (B, D*H)
+        if lengths is None:
+            return out.mean(1) if self.readout == "mean" else out.amax(1)
+        mask = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths[:, None]).unsqueeze(-1)  # (B, T, 1)
+        if self.readout == "mean":
+            return (out * mask).sum(1) / lengths[:, None].to(out.dtype)
+        return out.masked_fill(~mask, float("-inf")).amax(1)
+
+
+def _build(cell: str, input_shape, num_outputs, **kw) -> RecurrentNet:
+    return RecurrentNet(cell, input_shape, num_outputs, **kw)
+
+
+@MODELS.register()
+def rnn(
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    hidden_size: int = 128,
+    layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    readout: Readout = "last",
+    head: list[int] = [],  # noqa: B006 - read-only default
+    head_activation: HeadActivation = "relu",
+    vocab_size: int = 0,
+    embed_dim: int = 128,
+) -> nn.Module:
+    """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
+    return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
+                  dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
+                  vocab_size=vocab_size, embed_dim=embed_dim)
+
+
+@MODELS.register()
+def lstm(
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    hidden_size: int = 128,
+    layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    readout: Readout = "last",
+    head: list[int] = [],  # noqa: B006
+    head_activation: HeadActivation = "relu",
+    vocab_size: int = 0,
+    embed_dim: int = 128,
+) -> nn.Module:
+    """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
+    return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
+                  dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
+                  vocab_size=vocab_size, embed_dim=embed_dim)
+
+
+@MODELS.register()
+def gru(
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    hidden_size: int = 128,
+    layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    readout: Readout = "last",
+    head: list[int] = [],  # noqa: B006
+    head_activation: HeadActivation = "relu",
+    vocab_size: int = 0,
+    embed_dim: int = 128,
+) -> nn.Module:
+    """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
+    return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
+                  dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
+                  vocab_size=vocab_size, embed_dim=embed_dim)

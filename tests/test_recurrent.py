@@ -1,0 +1,108 @@
+"""Recurrent models: agreement with torch.nn.LSTM/GRU, padding invariance, read-outs, seed sizes."""
+
+import pytest
+import torch
+from torch import nn
+
+from corenets.errors import ConfigError, DataError
+from corenets.models import count_parameters, create_model
+
+
+@pytest.mark.parametrize("cell,ref_cls", [("lstm", nn.LSTM), ("gru", nn.GRU), ("rnn", nn.RNN)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_forward_equals_torch_reference(cell, ref_cls, bidirectional):
+    torch.manual_seed(0)
+    model = create_model(cell, (7, 5), 3, hidden_size=6, layers=2, bidirectional=bidirectional).eval()
+    ref = ref_cls(5, 6, num_layers=2, batch_first=True, bidirectional=bidirectional)
+    ref.load_state_dict(model.rnn.state_dict())
+    x = torch.randn(4, 7, 5)
+    out, h = ref(x)
+    h = h[0] if isinstance(h, tuple) else h
+    d = 2 if bidirectional else 1
+    feats = torch.cat([h[-d + i] for i in range(d)], dim=1)  # (B, D*H)
+    # the last read-out equals the reference's final states; the forward half also equals out[:, -1]
+    torch.testing.assert_close(feats[:, :6], out[:, -1, :6])
+    expected = model.head(feats)
+    torch.testing.assert_close(model(x), expected)
+
+
+def test_images_are_read_as_rows():
+    torch.manual_seed(0)
+    img = create_model("gru", (1, 28, 28), 10, hidden_size=8).eval()
+    seq = create_model("gru", (28, 28), 10, hidden_size=8).eval()
+    seq.load_state_dict(img.state_dict())
+    x = torch.randn(3, 1, 28, 28)
+    torch.testing.assert_close(img(x), seq(x[:, 0]))
+
+
+@pytest.mark.parametrize("readout", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_invariance(readout, bidirectional):
+    torch.manual_seed(0)
+    model = create_model("lstm", (12,), 1, hidden_size=8, vocab_size=50, embed_dim=6,
+                         readout=readout, bidirectional=bidirectional, layers=2).eval()
+    sent = torch.tensor([5, 9, 3, 17])
+    right = torch.zeros(1, 12, dtype=torch.long)
+    right[0, :4] = sent
+    left = torch.zeros(1, 12, dtype=torch.long)
+    left[0, -4:] = sent
+    short = sent[None]  # no padding at all
+    other = torch.zeros(1, 12, dtype=torch.long)
+    other[0, :7] = torch.tensor([1, 2, 3, 4, 5, 6, 7])
+    a = model(torch.cat([right, other]))[0]
+    torch.testing.assert_close(a, model(left)[0])
+    torch.testing.assert_close(a, model(short)[0])
+    # padding is not read: the state after the last real token equals a manual unpadded run
+    x = model.embed(short)
+    out, (h, _) = model.rnn(x)
+    if readout == "last":
+        d = 2 if bidirectional else 1
+        torch.testing.assert_close(a, model.head(torch.cat([h[-d + i] for i in range(d)], 1))[0])
+    elif readout == "mean":
+        torch.testing.assert_close(a, model.head(out.mean(1))[0])
+    else:
+        torch.testing.assert_close(a, model.head(out.amax(1))[0])
+
+
+def test_seed_sizes():
+    sst = create_model("lstm", (64,), 1, hidden_size=64, vocab_size=10000, embed_dim=128)
+    # Keras: 1,280,000 + 49,408 + 65; torch keeps two bias vectors per gate (+256)
+    assert count_parameters(sst) == 1_280_000 + 49_408 + 256 + 65
+    stock = create_model("lstm", (60, 1), 1, hidden_size=50, layers=2, head=[25], head_activation="none")
+    # Keras: 10,400 + 20,200 + 1,275 + 26 = 31,901; torch's second bias adds 200 per layer
+    assert count_parameters(stock) == 31_901 + 400
+
+
+def test_bad_inputs():
+    model = create_model("lstm", (10, 3), 2, hidden_size=4)
+    with pytest.raises(DataError, match="vocab_size"):
+        model(torch.zeros(2, 10, dtype=torch.long))
+    text = create_model("gru", (10,), 1, hidden_size=4, vocab_size=20)
+    with pytest.raises(DataError, match="outside the embedding"):
+        text(torch.full((1, 10), 25))
+    with pytest.raises(ConfigError, match="token-id inputs"):
+        create_model("gru", (10, 3), 1, vocab_size=20)
+    with pytest.raises(ConfigError, match="dropout"):
+        create_model("rnn", (10, 3), 1, dropout=1.5)
+    with pytest.raises(ConfigError, match="readout"):
+        create_model("rnn", (10, 3), 1, readout="first")
+
+
+def test_learns_a_sequence_task():
+    """Which of two markers came first: needs memory across steps, trains in a second."""
+    g = torch.Generator().manual_seed(0)
+    n, t = 512, 10
+    x = torch.zeros(n, t, 2)
+    y = torch.randint(0, 2, (n,), generator=g)
+    pos = torch.randint(0, t - 1, (n,), generator=g)
+    x[torch.arange(n), pos, y] = 1.0  # the class channel lights up early; noise after
+    x += 0.1 * torch.randn(n, t, 2, generator=g)
+    torch.manual_seed(0)
+    model = create_model("gru", (t, 2), 2, hidden_size=16)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    acc = (model(x).argmax(1) == y).float().mean().item()
+    assert acc > 0.95
