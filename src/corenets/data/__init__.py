@@ -33,12 +33,14 @@ def datasets() -> Registry:
     return DATASETS
 
 
-def load_dataset(name: str, spec: SplitSpec | None = None, **options: Any) -> DataBundle:
+def load_dataset(name: str, spec: SplitSpec | None = None, as_sequence: str = "none", **options: Any) -> DataBundle:
     """Load a registered dataset as a DataBundle with preprocessing fitted on its training part.
 
     Args:
         name: a registered dataset (see ``corenets list datasets``).
         spec: seed, validation/test fractions and cross-validation fold.
+        as_sequence: none | rows | features: any dataset's inputs viewed as (N, T, F) sequences
+            for recurrent models (see data/sequence.py); an option every dataset accepts.
         **options: the dataset's own options (path, target, ...), type-checked.
     Returns:
         A DataBundle of train/val/test tensors.
@@ -48,7 +50,11 @@ def load_dataset(name: str, spec: SplitSpec | None = None, **options: Any) -> Da
     reg = datasets()
     fn = reg.get(name)
     opts = check_options(options, fn, reg.options(name, skip=1), "data")
-    return fn(spec or SplitSpec(), **opts)
+    from ..config import coerce
+    from .sequence import SequenceView, as_sequence as view
+
+    mode = coerce(as_sequence, SequenceView, "data.as_sequence")  # checked before the (maybe slow) load
+    return view(fn(spec or SplitSpec(), **opts), mode)
 
 
 __all__ = ["DATASETS", "DataBundle", "Preprocessing", "Split", "SplitSpec", "datasets", "infer_task", "load_dataset", "split_indices"]

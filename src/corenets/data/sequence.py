@@ -1,0 +1,74 @@
+"""Sequence views of any dataset: images read row by row, table rows read feature by feature.
+
+``data.as_sequence: rows``      (N, C, H, W) images -> (N, H, W*C): H steps of W*C features
+                                (Fashion-MNIST: 28 steps x 28 pixels), as the seed's RNN reads them.
+``data.as_sequence: features``  (N, F) standardised table rows -> (N, F, 1): F steps of one value
+                                (breast cancer: 30 steps x 1).
+
+The view wraps the dataset's own Preprocessing, so a saved run redoes the same
+normalisation and then the same reshape on raw inputs at predict time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from ..errors import DataError
+from .bundle import DataBundle, Preprocessing, Split
+
+SequenceView = Literal["none", "rows", "features"]
+
+
+def _reshape(x: torch.Tensor, mode: str) -> torch.Tensor:
+    if mode == "rows":
+        if x.ndim != 4:
+            raise DataError(f"as_sequence=rows needs images (N, C, H, W), got {tuple(x.shape)}; use 'features' for tables")
+        n, c, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(n, h, w * c)  # channels of a pixel sit side by side
+    if mode == "features":
+        if x.ndim != 2:
+            raise DataError(f"as_sequence=features needs table rows (N, F), got {tuple(x.shape)}; use 'rows' for images")
+        return x.unsqueeze(-1)
+    raise DataError(f"as_sequence={mode!r} is not valid; choose none, rows or features")
+
+
+class SequencePreprocessing(Preprocessing):
+    """The wrapped dataset's preprocessing, then the reshape to a sequence."""
+
+    kind = "sequence"
+
+    @property
+    def inner(self) -> Preprocessing:
+        if "_inner" not in self.__dict__:
+            self.__dict__["_inner"] = Preprocessing.from_dict(self.state["inner"])
+        return self.__dict__["_inner"]
+
+    def transform(self, raw: Any) -> torch.Tensor:
+        return _reshape(self.inner.transform(raw), self.state["mode"])
+
+    def inverse_target(self, y: torch.Tensor) -> torch.Tensor:
+        return self.inner.inverse_target(y)
+
+    def __getattr__(self, name: str) -> Any:
+        # e.g. ImagePreprocessing.shape or TablePreprocessing.feature_names for plots and reports
+        if name.startswith("_") or name == "state":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def as_sequence(bundle: DataBundle, mode: str) -> DataBundle:
+    """Return `bundle` with its inputs viewed as (N, T, F) sequences; mode 'none' returns it unchanged."""
+    if mode == "none":
+        return bundle
+    if not bundle.train.x.is_floating_point():
+        raise DataError("as_sequence applies to image or table data; token-id data is already a sequence")
+    view = lambda s: Split(_reshape(s.x, mode), s.y)  # noqa: E731
+    train, val, test = view(bundle.train), view(bundle.val), view(bundle.test)
+    pre = SequencePreprocessing(mode=mode, inner=bundle.preprocessing.to_dict())
+    meta = {**bundle.meta, "as_sequence": mode}
+    return DataBundle(
+        train=train, val=val, test=test, task=bundle.task, input_shape=tuple(train.x.shape[1:]),
+        classes=bundle.classes, preprocessing=pre, meta=meta,
+    )
