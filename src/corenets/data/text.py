@@ -1,0 +1,223 @@
+"""Text: GLUE SST-2 and the user's own CSV/TSV of labelled sentences; a word tokenizer and vocabulary.
+
+Sentences become (N, T) int64 token ids, padded at the end with id 0 (the
+recurrent models pack them, so padding is never read). Id 1 is the unknown
+token. The vocabulary comes from the training split only and is saved in the
+run's TextPreprocessing, so ``predict`` takes raw sentences.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from . import DATASETS
+from .bundle import DataBundle, Preprocessing, Split, SplitSpec, _split, split_indices
+
+PAD, UNK = "<pad>", "<unk>"
+# Words (with an apostrophe part: don't, n't, 's), or a single punctuation mark.
+_TOKEN = re.compile(r"\w+(?:'\w+)?|'\w+|[^\w\s]")
+
+# The official GLUE SST-2 archive (the md5 torchtext pins for it); holds SST-2/{train,dev,test}.tsv.
+SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
+SST2_MD5 = "9f81648d4199384278b86e315dac217c"
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word-level tokens; punctuation is split off: "It's great!" -> ["it's", "great", "!"]."""
+    return _TOKEN.findall(text.lower())
+
+
+def build_vocab(texts: Iterable[str], min_freq: int = 1, max_size: int = 10000) -> list[str]:
+    """Tokens by frequency (ties alphabetical), pad at 0 and unknown at 1; max_size counts both."""
+    if max_size < 3:
+        raise DataError(f"data.max_size={max_size} leaves no room for words; it counts <pad> and <unk>, so use >= 3")
+    counts = Counter(tok for t in texts for tok in tokenize(t))
+    words = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+    return [PAD, UNK, *words[: max_size - 2]]
+
+
+class TextPreprocessing(Preprocessing):
+    """Sentences -> (N, max_len) token ids with the training vocabulary; pad 0, unknown 1."""
+
+    kind = "text"
+
+    @property
+    def index(self) -> dict[str, int]:
+        if "_index" not in self.__dict__:
+            self.__dict__["_index"] = {w: i for i, w in enumerate(self.state["vocab"])}
+        return self.__dict__["_index"]
+
+    def transform(self, raw: Any) -> torch.Tensor:
+        """A sentence or a list of sentences -> (N, max_len) int64."""
+        if isinstance(raw, str):
+            raw = [raw]
+        if hasattr(raw, "tolist"):
+            raw = raw.tolist()
+        if not isinstance(raw, (list, tuple)) or not all(isinstance(s, str) for s in raw):
+            raise DataError(
+                f"this run reads text: give a sentence or a list of sentences, got {type(raw).__name__}"
+            )
+        index, unk, t = self.index, self.index[UNK], self.state["max_len"]
+        out = np.zeros((len(raw), t), dtype=np.int64)
+        for r, s in enumerate(raw):
+            ids = [index.get(tok, unk) for tok in tokenize(s)][:t]  # long sentences keep their start
+            out[r, : len(ids)] = ids
+        return torch.from_numpy(out)
+
+
+def text_bundle(
+    texts: list[str], labels: np.ndarray, spec: SplitSpec, name: str, max_len: int, min_freq: int, max_size: int,
+    test: tuple[list[str], np.ndarray] | None = None,
+) -> DataBundle:
+    """Encode labels, split (stratified, seeded), build the vocabulary on the training part only."""
+    raw_classes = np.unique(labels.astype(str))
+    if len(raw_classes) < 2:
+        raise DataError(f"the label column has only one class ({raw_classes[0]!r}); a classifier needs at least two")
+    values = sorted(set(labels.tolist()), key=lambda v: (str(type(v)), v))
+    lookup = {v: i for i, v in enumerate(values)}
+    y = np.array([lookup[v] for v in labels.tolist()], dtype=np.int64)
+    if test is None:
+        tr, va, te = split_indices(y, spec)
+        te_texts, yte = [texts[i] for i in te], y[te]
+    else:
+        tr, va = _split(np.arange(len(y)), y, spec.val_fraction, spec.seed + 1, "validation")
+        unknown = sorted(set(test[1].tolist()) - set(values), key=str)
+        if unknown:
+            raise DataError(f"the test split has label(s) {unknown} that training lacks")
+        te_texts, yte = test[0], np.array([lookup[v] for v in test[1].tolist()], dtype=np.int64)
+    train_texts = [texts[i] for i in tr]
+    if max_len < 0:
+        raise DataError(f"data.max_len={max_len} must be >= 1 (or 0 for the longest training sentence)")
+    if max_len == 0:
+        max_len = max(1, max(len(tokenize(s)) for s in train_texts))
+    vocab = build_vocab(train_texts, min_freq, max_size)  # the training split only: no leakage
+    pre = TextPreprocessing(vocab=vocab, max_len=max_len)
+    split = lambda idx: Split(pre.transform([texts[i] for i in idx]), torch.from_numpy(y[idx]))  # noqa: E731
+    classes = [str(v) for v in values]
+    return DataBundle(
+        train=split(tr), val=split(va), test=Split(pre.transform(te_texts), torch.from_numpy(yte)),
+        task="binary" if len(classes) == 2 else "multiclass", input_shape=(max_len,), classes=classes,
+        preprocessing=pre, meta={"dataset": name, "vocab_size": len(vocab), "max_len": max_len},
+    )
+
+
+def _read_table(path: Path, sep: str | None) -> Any:
+    """Read a CSV/TSV; bytes that are not UTF-8 are replaced, with a warning that says so."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"text file {path} does not exist; check data.path")
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"text file {path} is empty; it needs a header row and data rows")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        warnings.warn(f"{path} is not valid UTF-8 (first bad byte at offset {e.start}); undecodable bytes were replaced by U+FFFD")
+    if sep is None:
+        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    import csv
+    import io
+
+    quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL  # GLUE TSVs hold bare quote marks
+    try:
+        return pd.read_csv(io.BytesIO(data), sep=sep, quoting=quoting, encoding="utf-8", encoding_errors="replace",
+                           keep_default_na=False, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise DataError(f"cannot parse {path} as {'TSV' if sep == chr(9) else 'CSV'}: {str(e).splitlines()[0]}") from None
+
+
+def _columns(df: Any, text: str, label: str, path: Path) -> tuple[list[str], np.ndarray]:
+    for role, col in (("text", text), ("label", label)):
+        if col not in df.columns:
+            raise DataError(
+                f"{path.name} has no {role} column '{col}'; its columns are: {', '.join(map(str, df.columns))}; "
+                f"set data.{role}=COLUMN"
+            )
+    texts = df[text].astype(str)
+    empty = texts.str.strip() == ""
+    if empty.all():
+        raise DataError(f"every row of {path.name} has an empty '{text}' column")
+    if empty.any():
+        rows = (np.flatnonzero(empty.to_numpy()) + 2)[:5].tolist()  # +2: header line, 1-based
+        warnings.warn(f"{int(empty.sum())} row(s) of {path.name} have empty text (lines {rows}...); they were dropped")
+        df = df[~empty.to_numpy()]
+    labels = df[label].astype(str).str.strip()
+    if (labels == "").any():
+        raise DataError(f"{int((labels == '').sum())} row(s) of {path.name} have no label in column '{label}'; fill or drop them")
+    as_int = labels.str.fullmatch(r"-?\d+").all()
+    y = labels.astype(np.int64).to_numpy() if as_int else labels.to_numpy()
+    return df[text].astype(str).tolist(), y
+
+
+@DATASETS.register()
+def text_csv(
+    spec: SplitSpec,
+    path: str = "",
+    text: str = "text",
+    label: str = "label",
+    sep: str | None = None,
+    max_len: int = 64,
+    min_freq: int = 1,
+    max_size: int = 20000,
+) -> DataBundle:
+    """Your own CSV/TSV of sentences and labels (any number of classes); word tokens, vocabulary from train only."""
+    if not path:
+        raise DataError("text_csv needs a file: --set data.path=reviews.csv data.text=COLUMN data.label=COLUMN")
+    p = Path(path)
+    texts, y = _columns(_read_table(p, sep), text, label, p)
+    return text_bundle(texts, y, spec, f"text_csv:{p.name}", max_len, min_freq, max_size)
+
+
+def _sst2_files(path: str) -> tuple[Any, Any]:
+    """train and dev tables from a folder (train.tsv, dev.tsv), a GLUE zip, or the cache."""
+    import zipfile
+
+    if path:
+        p = Path(path)
+        if p.is_dir():
+            for name in ("train.tsv", "dev.tsv"):
+                if not (p / name).is_file():
+                    raise DataError(f"{p} has no {name}; data.path must hold the GLUE SST-2 train.tsv and dev.tsv (or be SST-2.zip)")
+            return _read_table(p / "train.tsv", "\t"), _read_table(p / "dev.tsv", "\t")
+        if not p.is_file():
+            raise DataError(f"data.path={path} does not exist; give the SST-2 folder or SST-2.zip")
+        archive = p
+    else:
+        from .download import Remote, fetch
+
+        archive = fetch(Remote("SST-2.zip", SST2_URL, md5=SST2_MD5), "sst2")
+    import tempfile
+
+    try:
+        with zipfile.ZipFile(archive) as z, tempfile.TemporaryDirectory() as tmp:
+            out = []
+            for name in ("train.tsv", "dev.tsv"):
+                member = next((m for m in z.namelist() if m.endswith("/" + name) or m == name), None)
+                if member is None:
+                    raise DataError(f"{archive} has no {name}; it is not the GLUE SST-2 archive")
+                target = Path(tmp) / name
+                target.write_bytes(z.read(member))
+                out.append(_read_table(target, "\t"))
+            return out[0], out[1]
+    except zipfile.BadZipFile:
+        raise DataError(f"{archive} is not a zip archive; give the SST-2 folder or the official SST-2.zip") from None
+
+
+@DATASETS.register()
+def sst2(spec: SplitSpec, path: str = "", max_len: int = 64, min_freq: int = 1, max_size: int = 10000) -> DataBundle:
+    """GLUE SST-2 sentiment (67,349 train sentences); the labelled dev split is the test split."""
+    train, dev = _sst2_files(path)
+    texts, y = _columns(train, "sentence", "label", Path("train.tsv"))
+    dev_texts, dev_y = _columns(dev, "sentence", "label", Path("dev.tsv"))
+    bundle = text_bundle(texts, y, spec, "sst2", max_len, min_freq, max_size, test=(dev_texts, dev_y))
+    bundle.classes = ["negative", "positive"]  # GLUE: 0 = negative, 1 = positive
+    return bundle

@@ -1,0 +1,104 @@
+"""Text loaders: tokenizer, vocabulary from training rows only, text_csv bad inputs, SST-2 from a folder or zip."""
+
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from corenets.data import Preprocessing, SplitSpec, load_dataset
+from corenets.data.text import PAD, UNK, build_vocab, tokenize
+from corenets.errors import DataError
+
+
+def test_tokenize_lowercases_and_splits_punctuation():
+    assert tokenize("It's GREAT, isn't it?!") == ["it's", "great", ",", "isn't", "it", "?", "!"]
+    assert tokenize("does n't work") == ["does", "n't", "work"]  # SST-2's own tokenisation survives
+
+
+def test_vocab_min_freq_and_max_size():
+    v = build_vocab(["b a a c", "a b d"], min_freq=2)
+    assert v == [PAD, UNK, "a", "b"]
+    assert build_vocab(["b a a c", "a b d"], max_size=3) == [PAD, UNK, "a"]
+
+
+def _write_csv(tmp_path, rows, name="reviews.csv", header="text,label"):
+    p = tmp_path / name
+    p.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return p
+
+
+def _reviews(n=60):
+    rng = np.random.default_rng(0)
+    good, bad, mid = ["great", "fine", "lovely"], ["awful", "dull", "bad"], ["ok", "meh"]
+    rows = []
+    for i in range(n):
+        k = i % 3
+        words = [good, bad, mid][k]
+        rows.append(f"the film was {rng.choice(words)} and {rng.choice(words)},{['pos', 'neg', 'neutral'][k]}")
+    return rows
+
+
+def test_text_csv_multiclass_and_no_leakage(tmp_path):
+    rows = _reviews()
+    rows.append("zzzleak zzzleak,pos")  # a word that may land in val or test, never in the vocabulary unless in train
+    p = _write_csv(tmp_path, rows)
+    b = load_dataset("text_csv", SplitSpec(seed=0), path=str(p), max_len=8)
+    assert b.task == "multiclass" and b.classes == ["neg", "neutral", "pos"]
+    assert b.input_shape == (8,) and b.train.x.dtype == torch.int64
+    vocab = b.preprocessing.state["vocab"]
+    # every vocabulary word occurs in some training row: rebuild from the train ids
+    train_ids = set(b.train.x.unique().tolist()) - {0}
+    assert set(range(2, len(vocab))) <= train_ids
+    leak_in_train = any("zzzleak" == vocab[i] for i in train_ids if i > 1)
+    assert ("zzzleak" in vocab) == leak_in_train
+    pre = Preprocessing.from_dict(b.preprocessing.to_dict())
+    x = pre.transform(["The film was GREAT!", "unheard words"])
+    assert x.shape == (2, 8) and x[1, :2].tolist() == [1, 1]  # unknown words -> <unk>
+    with pytest.raises(DataError, match="sentence"):
+        pre.transform([[1.0, 2.0]])
+
+
+def test_text_csv_bad_inputs(tmp_path):
+    with pytest.raises(DataError, match="no text column 'text'.*data.text"):
+        load_dataset("text_csv", path=str(_write_csv(tmp_path, ["a,1", "b,0"], header="review,label")))
+    with pytest.raises(DataError, match="only one class"):
+        load_dataset("text_csv", path=str(_write_csv(tmp_path, [f"w{i},1" for i in range(20)], name="one.csv")))
+    rows = _reviews() + [",pos", "  ,neg"]
+    with pytest.warns(UserWarning, match="2 row.*empty text"):
+        b = load_dataset("text_csv", path=str(_write_csv(tmp_path, rows, name="empty.csv")))
+    assert sum(b.sizes().values()) == 60
+    p = tmp_path / "latin1.csv"
+    p.write_bytes(("text,label\n" + "\n".join(_reviews()) + "\ncaf\xe9 cr\xe8me,pos\n").encode("latin-1"))
+    with pytest.warns(UserWarning, match="not valid UTF-8.*replaced"):
+        load_dataset("text_csv", path=str(p))
+
+
+def _sst2_folder(tmp_path):
+    d = tmp_path / "SST-2"
+    d.mkdir()
+    rows = ["sentence\tlabel"] + [f"a {'good' if i % 2 else 'bad'} \"movie\" {i}\t{i % 2}" for i in range(40)]
+    (d / "train.tsv").write_text("\n".join(rows) + "\n")
+    (d / "dev.tsv").write_text("sentence\tlabel\nsurely good\t1\nnever seen bad\t0\n")
+    return d
+
+
+def test_sst2_dev_is_test_and_zip(tmp_path):
+    d = _sst2_folder(tmp_path)
+    b = load_dataset("sst2", path=str(d))
+    assert b.sizes() == {"train": 36, "val": 4, "test": 2}
+    assert b.classes == ["negative", "positive"] and b.test.y.tolist() == [1, 0]
+    assert "surely" not in b.preprocessing.state["vocab"]  # dev words never enter the vocabulary
+    z = tmp_path / "SST-2.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        for name in ("train.tsv", "dev.tsv"):
+            f.write(d / name, f"SST-2/{name}")
+    bz = load_dataset("sst2", path=str(z))
+    assert torch.equal(bz.train.x, b.train.x)
+
+
+def test_sst2_offline_without_cache_is_clear(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORENETS_HOME", str(tmp_path))
+    monkeypatch.setenv("CORENETS_OFFLINE", "1")
+    with pytest.raises(DataError, match="SST-2.zip.*not in the cache"):
+        load_dataset("sst2")
