@@ -1,0 +1,193 @@
+"""Prices and any dated series: a CSV -> sliding windows -> a chronological train/val/test split.
+
+Sample i looks at the `window` values that end on day t and predicts day t + horizon.
+The split is by the predicted day: the last `test_fraction` (20%) of the CSV's rows are
+the test targets (as the seed's 80/20 split), and validation is the end of the
+training part. The scaler is fitted on the training samples only.
+
+``target`` chooses what the model learns:
+  price        the value itself (standardised). A model cannot extrapolate past the
+               training range, which a rising price soon leaves.
+  returns      p[t+h] / p[t] - 1, with daily returns as inputs;
+  log_returns  log(p[t+h] / p[t]), with daily log returns as inputs.
+Predictions are always turned back into prices (p[t] * (1 + r) or p[t] * exp(r))
+before RMSE, MAE and MAPE are computed, beside the persistence forecast p[t+h] = p[t].
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from . import DATASETS
+from .bundle import DataBundle, Preprocessing, Split, SplitSpec
+
+Target = Literal["price", "returns", "log_returns"]
+EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "msft_excerpt.csv"
+
+
+def _features(prices: np.ndarray, target: str) -> np.ndarray:
+    """The input series, aligned with `prices` (NaN where undefined: the first day's return)."""
+    if target == "price":
+        return prices.astype(np.float64)
+    f = np.full(len(prices), np.nan)
+    f[1:] = prices[1:] / prices[:-1] - 1 if target == "returns" else np.log(prices[1:] / prices[:-1])
+    return f
+
+
+def _to_target(future: np.ndarray, base: np.ndarray, target: str) -> np.ndarray:
+    if target == "price":
+        return future
+    return future / base - 1 if target == "returns" else np.log(future / base)
+
+
+def to_prices(y: np.ndarray, base: np.ndarray, target: str) -> np.ndarray:
+    """Targets in the user's units (after inverse scaling) -> prices, given the last known price."""
+    if target == "price":
+        return y
+    return base * (1 + y) if target == "returns" else base * np.exp(y)
+
+
+class SeriesPreprocessing(Preprocessing):
+    """Prices -> standardised windows (N, window, 1); the scaler is the training part's mean and std."""
+
+    kind = "series"
+
+    @property
+    def needs(self) -> int:
+        """Prices needed per forecast: the window (plus one day to form the first return)."""
+        return self.state["window"] + (self.state["target"] != "price")
+
+    def windows(self, prices: np.ndarray) -> torch.Tensor:
+        """(N, needs) raw prices -> (N, window, 1) model inputs."""
+        s = self.state
+        f = np.stack([_features(row, s["target"])[-s["window"]:] for row in prices])
+        return torch.from_numpy(((f - s["mean"]) / s["std"])[..., None].astype(np.float32))
+
+    def transform(self, raw: Any) -> torch.Tensor:
+        """The last `needs` prices (1-D), rows of them (2-D), or a CSV path (its last window) -> (N, window, 1)."""
+        if isinstance(raw, (str, Path)):
+            raw = read_series(raw, self.state["column"], self.state["date_column"], self.state["missing"])[1]
+        arr = np.asarray(raw, dtype=np.float64)
+        if arr.ndim == 1:
+            if len(arr) < self.needs:
+                raise DataError(f"this run needs the last {self.needs} prices to forecast, got {len(arr)}")
+            arr = arr[None, -self.needs:]
+        if arr.ndim != 2 or arr.shape[1] != self.needs:
+            raise DataError(f"expected rows of {self.needs} prices (window {self.state['window']}), got shape {arr.shape}")
+        if not np.isfinite(arr).all() or (self.state["target"] != "price" and (arr <= 0).any()):
+            raise DataError("the prices hold missing, infinite or (for returns) non-positive values")
+        return self.windows(arr)
+
+
+def read_series(path: str | Path, column: str, date_column: str, missing: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (datetime64, sorted) and values from a CSV; clear errors for bad dates and gaps."""
+    import pandas as pd
+
+    from .tabular import read_csv
+
+    path = Path(path)
+    df = read_csv(path)
+    for role, col in (("date", date_column), ("value", column)):
+        if col not in df.columns:
+            key = "date_column" if role == "date" else "column"
+            raise DataError(f"{path.name} has no {role} column '{col}'; its columns are: {', '.join(map(str, df.columns))}; set data.{key}=NAME")
+    dates = pd.to_datetime(df[date_column], errors="coerce")
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if len(bad):
+        shown = ", ".join(f"line {i + 2}: {df[date_column].iloc[i]!r}" for i in bad[:3])
+        raise DataError(f"{len(bad)} date(s) in '{date_column}' cannot be parsed ({shown}); fix or remove those rows")
+    dup = dates[dates.duplicated()]
+    if len(dup):
+        raise DataError(f"{len(dup)} duplicate date(s) in '{date_column}', first {dup.iloc[0].date()}; keep one row per date")
+    values = pd.to_numeric(df[column], errors="coerce")
+    if not dates.is_monotonic_increasing:
+        warnings.warn(f"{path.name} is not in date order; its rows were sorted by '{date_column}'")
+        order = np.argsort(dates.to_numpy(), kind="stable")
+        dates, values = dates.iloc[order], values.iloc[order]
+    values = values.reset_index(drop=True)
+    dates = dates.reset_index(drop=True)
+    gaps = values.isna()
+    if gaps.any():
+        if missing != "ffill":
+            first = dates[gaps].iloc[0].date()
+            raise DataError(
+                f"{int(gaps.sum())} missing or non-numeric value(s) in '{column}', first on {first}; "
+                "fill them, or use --set data.missing=ffill (carry the last known value forward)"
+            )
+        values = values.ffill()
+        lead = int(values.isna().sum())  # nothing to carry before the first value: drop those days
+        if lead:
+            warnings.warn(f"the first {lead} row(s) have no value to carry forward; they were dropped")
+        keep = values.notna().to_numpy()
+        dates, values = dates[keep], values[keep]
+    return dates.to_numpy(), values.to_numpy(dtype=np.float64)
+
+
+@DATASETS.register()
+def price_csv(
+    spec: SplitSpec,
+    path: str = "",
+    column: str = "Close",
+    date_column: str = "Date",
+    window: int = 60,
+    horizon: int = 1,
+    target: Target = "price",
+    missing: Literal["error", "ffill"] = "error",
+) -> DataBundle:
+    """A dated series (Yahoo/Kaggle OHLCV CSV, or any date + value columns) as windows; chronological split."""
+    if window < 1 or horizon < 1:
+        raise DataError(f"data.window={window} and data.horizon={horizon} must both be >= 1")
+    csv = Path(path) if path else EXAMPLE_CSV  # the shipped MSFT excerpt, so the recipe runs out of the box
+    dates, prices = read_series(csv, column, date_column, missing)
+    n = len(prices)
+    if target != "price" and (prices <= 0).any():
+        raise DataError(f"data.target={target} needs positive values, but '{column}' has {int((prices <= 0).sum())} <= 0; use target=price")
+    first_t = window - 1 + (target != "price")  # the first day whose window is complete
+    t_all = np.arange(first_t, n - horizon)  # the last observed day of each sample
+    split_row = int(n * (1 - spec.test_fraction))  # test targets are the last rows, as the seed's 80/20
+    is_test = t_all + horizon >= split_row
+    n_test, n_rest = int(is_test.sum()), int((~is_test).sum())
+    n_val = int(round(n_rest * spec.val_fraction))
+    if n_test < 2 or n_rest - n_val < 2 or n_val < 1:
+        need = int(np.ceil((first_t + horizon + 6) / (1 - spec.test_fraction)))
+        raise DataError(
+            f"{csv.name} has {n} rows: too few for window {window} + horizon {horizon} and a "
+            f"{spec.test_fraction:.0%} test split ({n_rest} training and {n_test} test windows); "
+            f"give at least ~{need} rows or a smaller data.window"
+        )
+    n_train = n_rest - n_val
+    feats = _features(prices, target)
+    base = prices[t_all]
+    y_raw = _to_target(prices[t_all + horizon], base, target)
+    train_t = t_all[:n_train]
+    # Scaler: the training samples' inputs only (up to the last training day); never validation or test rows.
+    seen = feats[first_t - window + 1 : train_t[-1] + 1]
+    mean, std = float(np.nanmean(seen)), float(np.nanstd(seen) or 1.0)
+    t_mean, t_std = float(y_raw[:n_train].mean()), float(y_raw[:n_train].std() or 1.0)
+    pre = SeriesPreprocessing(
+        window=window, horizon=horizon, target=target, mean=mean, std=std, target_mean=t_mean, target_std=t_std,
+        column=column, date_column=date_column, missing=missing,
+    )
+    idx = t_all[:, None] + np.arange(-window + 1, 1)[None, :]  # (N, window) day indices
+    x = torch.from_numpy(((feats[idx] - mean) / std)[..., None].astype(np.float32))  # (N, window, 1)
+    y = torch.from_numpy(((y_raw - t_mean) / t_std).astype(np.float32))
+    parts = {"train": slice(0, n_train), "val": slice(n_train, n_rest), "test": slice(n_rest, None)}
+    day = lambda a: [str(d)[:10] for d in a]  # noqa: E731
+    series = {
+        # what forecast metrics and the plot need, per split: the predicted day, its true price, the last known price
+        k: {"dates": day(dates[t_all[s] + horizon]), "truth": prices[t_all[s] + horizon].tolist(), "base": base[s].tolist()}
+        for k, s in parts.items()
+    }
+    return DataBundle(
+        train=Split(x[parts["train"]], y[parts["train"]]), val=Split(x[parts["val"]], y[parts["val"]]),
+        test=Split(x[parts["test"]], y[parts["test"]]), task="regression", input_shape=(window, 1),
+        preprocessing=pre,
+        meta={"dataset": f"price_csv:{csv.name}", "column": column, "target": target, "window": window,
+              "horizon": horizon, "rows": n, "series": series},
+    )
