@@ -180,7 +180,7 @@ def breast_cancer(spec: SplitSpec) -> DataBundle:
     from sklearn.datasets import load_breast_cancer
 
     raw = load_breast_cancer()
-    df = pd.DataFrame(raw.data, columns=list(raw.feature_names))
+    df = pd.DataFrame(raw.data, columns=[str(c) for c in raw.feature_names])  # numpy.str_ names would not load with weights_only
     df["diagnosis"] = np.asarray(raw.target_names)[raw.target]  # 'malignant' / 'benign'
     bundle = table_bundle(df, "diagnosis", spec, task="binary", name="breast_cancer")
     return bundle
