@@ -1,0 +1,74 @@
+"""corenets: a PyTorch lab for the core neural-network architectures.
+
+    import corenets as cn
+    run_dir = cn.run_recipe("quickstart")            # train, evaluate, write a run folder
+    bundle = cn.load_dataset("breast_cancer")        # train/val/test tensors + preprocessing
+    model = cn.create_model("mlp", bundle.input_shape, bundle.num_outputs, hidden=[32])
+    history = cn.fit(model, bundle, cn.TrainConfig(epochs=20))
+    cn.load_run(run_dir).predict(rows)
+
+Importing corenets does no work: everything below is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_dataset": "corenets.data",
+    "create_model": "corenets.models",
+    "fit": "corenets.train.loop",
+    "load_run": "corenets.runs",
+    "TrainConfig": "corenets.config",
+    "RunConfig": "corenets.config",
+    "CorenetsError": "corenets.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'corenets' has no attribute '{name}'")
+
+
+def run_recipe(name: str, *overrides: str, resume: str | None = None, quiet: bool = False, **settings: Any):
+    """Train and evaluate a named recipe; returns the run folder (a pathlib.Path).
+
+    Args:
+        name: a recipe (``list_recipes()``).
+        *overrides: ``"section.key=value"`` strings, as with ``--set``.
+        resume: a run folder to continue.
+        quiet: no progress output.
+        **settings: top-level settings such as epochs=5, seed=1, out="runs", cv=5.
+    """
+    import json
+
+    from .config import apply_overrides
+    from .experiment import run_config
+    from .recipes import load_recipe
+
+    sets = [f"{'train.' if k == 'epochs' else ''}{k}={json.dumps(v)}" for k, v in settings.items()]
+    cfg = apply_overrides(load_recipe(name), sets + list(overrides))
+    return run_config(cfg, resume=resume, quiet=quiet)
+
+
+def list_recipes() -> list[str]:
+    from .recipes import recipe_names
+
+    return recipe_names()
+
+
+def list_models() -> list[str]:
+    from .models import models
+
+    return models().names()
+
+
+def list_datasets() -> list[str]:
+    from .data import datasets
+
+    return datasets().names()

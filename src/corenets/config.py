@@ -68,6 +68,7 @@ class RunConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms(True)
     out: str = "runs"  # parent folder of run folders
     cv: int = 0  # K-fold cross-validation when >= 2 (tabular datasets)
+    fold: int = 0  # with cv: 0 runs every fold; k in 1..cv runs fold k alone (how each fold folder repeats itself)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

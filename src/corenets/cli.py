@@ -1,0 +1,253 @@
+"""The command line: the only module that turns user-given names into objects.
+
+Every subcommand is a function taking parsed arguments; main(argv) returns an exit
+code, so each command can be tested in-process. A CorenetsError prints one line and
+exits 2; --debug shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ConfigError, CorenetsError
+
+SUBCOMMANDS: dict[str, tuple] = {}  # name -> (add_arguments, handler, help)
+
+
+def subcommand(name: str, help: str):
+    """Register `fn(args) -> int` as a subcommand; its `.arguments(parser)` adds its options."""
+
+    def deco(fn):
+        SUBCOMMANDS[name] = (getattr(fn, "arguments", None), fn, help)
+        return fn
+
+    return deco
+
+
+def with_arguments(add):
+    def deco(fn):
+        fn.arguments = add
+        return fn
+
+    return deco
+
+
+# ------------------------------------------------------------------ run
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", nargs="?", help="a recipe name (corenets list recipes)")
+    p.add_argument("--config", help="a config.yaml (from a run folder) to repeat exactly")
+    p.add_argument("--data", help="dataset name (shortcut for --set data.name=...)")
+    p.add_argument("--model", help="model name (shortcut for --set model.name=...)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override config keys, e.g. train.lr=0.01 model.hidden=[64,32] data.path=my.csv")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--threads", type=int, help="torch threads (0: torch's default)")
+    p.add_argument("--out", help="parent folder of run folders (default runs)")
+    p.add_argument("--cv", type=int, help="K-fold cross-validation, report mean ± std")
+    p.add_argument("--deterministic", action="store_true", default=None, help="torch deterministic algorithms")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def resolve_config(args: argparse.Namespace):
+    """The RunConfig a `run` command means: recipe or --config, then shortcuts, then --set, all type-checked."""
+    from .config import RunConfig, apply_overrides, load_yaml
+    from .recipes import load_recipe
+
+    if args.config:
+        cfg = load_yaml(args.config)
+    elif args.recipe:
+        cfg = load_recipe(args.recipe)
+    elif args.data or args.model:
+        cfg = RunConfig(name="custom")
+    else:
+        raise ConfigError("name a recipe (corenets list recipes), or give --config FILE, or --data/--model")
+    sets = []
+    if args.data:
+        sets.append(f"data.name={args.data}")
+    if args.model:
+        sets.append(f"model.name={args.model}")
+    for key in ("epochs", "seed", "device", "threads", "out", "cv", "deterministic"):
+        value = getattr(args, key, None)
+        if value is not None:
+            sets.append(f"{'train.' if key == 'epochs' else ''}{key}={json.dumps(value)}")
+    cfg = apply_overrides(cfg, sets + list(args.overrides))
+    if args.config and args.recipe:
+        raise ConfigError("give a recipe name or --config, not both")
+    if cfg.name == "custom" and (args.data or args.model):
+        cfg.name = f"{cfg.data.name}-{cfg.model.name}"
+    return cfg
+
+
+@subcommand("run", "train and evaluate a recipe; writes a run folder with a report")
+@with_arguments(_run_arguments)
+def cmd_run(args) -> int:
+    from .experiment import run_config, summary_line
+
+    cfg = resolve_config(args)
+    run_dir = run_config(cfg, resume=args.resume, quiet=args.quiet)
+    print(summary_line(run_dir))
+    print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+# ------------------------------------------------------------------ list
+
+
+@subcommand("list", "list recipes, datasets, models, optimizers or schedules")
+@with_arguments(lambda p: p.add_argument("what", choices=["recipes", "datasets", "models", "optimizers", "schedules"]))
+def cmd_list(args) -> int:
+    if args.what == "recipes":
+        from .recipes import describe
+
+        rows = describe()
+    else:
+        from .data import datasets
+        from .models import models
+        from .train.optim import OPTIMIZERS, SCHEDULES
+
+        reg = {"datasets": datasets, "models": models, "optimizers": lambda: OPTIMIZERS, "schedules": lambda: SCHEDULES}[args.what]()
+        rows = [(n, reg.describe(n)) for n in reg.names()]
+    width = max(len(n) for n, _ in rows)
+    for name, desc in rows:
+        print(f"{name:<{width}}  {desc}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict / evaluate / compare
+
+
+def _predict_arguments(p):
+    p.add_argument("run", help="a run folder")
+    p.add_argument("inputs", nargs="+", help="a CSV of rows (tables)")
+    p.add_argument("--out", help="write the predictions to this CSV instead of printing them")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--top", type=int, default=3, help="top-k classes to show")
+
+
+PREDICTORS: list = []  # (accepts(run, inputs) -> bool, handler(run, args) -> int); later issues add images, text
+
+
+@subcommand("predict", "predict with a trained run on new inputs")
+@with_arguments(_predict_arguments)
+def cmd_predict(args) -> int:
+    from .runs import atomic_write_text, load_run
+
+    run = load_run(args.run)
+    for accepts, handler in PREDICTORS:
+        if accepts(run, args.inputs):
+            return handler(run, args)
+    if run.preprocessing.kind != "table":
+        raise ConfigError(f"predict for a '{run.preprocessing.kind}' run needs inputs of that kind; this run was trained on "
+                          f"{run.spec.get('meta', {}).get('dataset', '?')}")
+    if len(args.inputs) != 1:
+        raise ConfigError("predict on a table run takes one CSV file of rows")
+    import pandas as pd
+
+    from .data.tabular import read_csv
+
+    df = read_csv(args.inputs[0])
+    pred = run.predict(df)
+    table = pred.to_frame()
+    if args.out:
+        atomic_write_text(Path(args.out), table.to_csv(index=False))
+        print(f"wrote {len(table)} predictions to {args.out}")
+    elif args.json:
+        print(table.to_json(orient="records", indent=1))
+    else:
+        with pd.option_context("display.max_rows", 200, "display.width", 160):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+@subcommand("evaluate", "re-evaluate a run's best model on its test split; rewrites metrics, plots and report")
+@with_arguments(lambda p: p.add_argument("run", help="a run folder"))
+def cmd_evaluate(args) -> int:
+    from .evaluate.report import build_report
+    from .experiment import evaluate_model, load_data, summary_line
+    from .runs import load_run, write_json
+
+    run = load_run(args.run)
+    bundle = load_data(run.config)
+    test = evaluate_model(run.model, bundle, run.path)
+    m = run.metrics
+    m["test"] = test
+    write_json(run.path / "metrics.json", m)
+    build_report(run.path)
+    print(summary_line(run.path))
+    print(f"report: {run.path / 'report.html'}")
+    return 0
+
+
+def _compare_arguments(p):
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--out", help="folder for compare.md and the overlaid curves (default: the first run's parent)")
+
+
+@subcommand("compare", "metrics, parameters and time of several runs side by side, with overlaid validation curves")
+@with_arguments(_compare_arguments)
+def cmd_compare(args) -> int:
+    from .compare import compare_runs
+
+    print(compare_runs([Path(r) for r in args.runs], Path(args.out) if args.out else None))
+    return 0
+
+
+# ------------------------------------------------------------------ main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="corenets", description="Train, evaluate, compare and serve core neural nets.")
+    parser.add_argument("--version", action="version", version=f"corenets {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (add, _, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if add:
+            add(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_plugins()
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    args = parser.parse_args([a for a in argv if a != "--debug"])
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return SUBCOMMANDS[args.command][1](args)
+    except CorenetsError as e:
+        if debug:
+            raise
+        print(f"corenets: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("corenets: interrupted", file=sys.stderr)
+        return 130
+
+
+def _load_plugins() -> None:
+    """Import every module in corenets.commands: each adds subcommands or predictors."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for mod in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{mod.name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""report.md and a self-contained report.html (images embedded), built from the run folder's files.
+
+The report reads only what is in the folder: metrics.json, history.csv, config.yaml,
+summary.txt and every PNG under plots/. A later step that adds a plot just writes a PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+# Known plots in the order a reader wants them; others follow in name order.
+CAPTIONS = {
+    "curves.png": "Loss and metric per epoch, train vs validation",
+    "confusion.png": "Confusion matrix on the test set",
+    "roc.png": "ROC curves on the test set",
+    "predicted_vs_actual.png": "Predicted vs actual on the test set",
+}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, dict) and "mean" in v:
+        return f"{v['mean']:.4f} ± {v['std']:.4f}"
+    return str(v)
+
+
+class Report:
+    """Blocks rendered twice: as Markdown and as HTML."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.blocks: list[tuple[str, Any]] = []
+
+    def heading(self, text: str):
+        self.blocks.append(("h2", text))
+
+    def text(self, text: str):
+        self.blocks.append(("p", text))
+
+    def table(self, header: list[str], rows: list[list[Any]]):
+        self.blocks.append(("table", (header, rows)))
+
+    def image(self, path: Path, caption: str):
+        self.blocks.append(("img", (path, caption)))
+
+    def pre(self, text: str):
+        self.blocks.append(("pre", text))
+
+    def markdown(self) -> str:
+        out = [f"# {self.title}", ""]
+        for kind, data in self.blocks:
+            if kind == "h2":
+                out += [f"## {data}", ""]
+            elif kind == "p":
+                out += [data, ""]
+            elif kind == "table":
+                header, rows = data
+                out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                out += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows] + [""]
+            elif kind == "img":
+                path, caption = data
+                out += [f"![{caption}](plots/{path.name})", ""]
+            elif kind == "pre":
+                out += ["```", data.rstrip(), "```", ""]
+        return "\n".join(out)
+
+    def html(self) -> str:
+        body = [f"<h1>{html.escape(self.title)}</h1>"]
+        for kind, data in self.blocks:
+            if kind == "h2":
+                body.append(f"<h2>{html.escape(data)}</h2>")
+            elif kind == "p":
+                body.append(f"<p>{html.escape(data)}</p>")
+            elif kind == "table":
+                header, rows = data
+                th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+                trs = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
+                body.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+            elif kind == "img":
+                path, caption = data
+                b64 = base64.b64encode(path.read_bytes()).decode("ascii")
+                body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
+                            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            elif kind == "pre":
+                body.append(f"<pre>{html.escape(data)}</pre>")
+        style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
+                 "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
+                 "text-align:right}th{background:#f3f3f3}img{max-width:100%}pre{background:#f6f6f6;padding:.8em;"
+                 "overflow-x:auto;font-size:.8em}figcaption{color:#555;font-size:.9em}")
+        return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(self.title)}</title>"
+                f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Write report.md and report.html into the run folder; returns the HTML path."""
+    run_dir = Path(run_dir)
+    m = json.loads((run_dir / "metrics.json").read_text())
+    rep = Report(f"corenets run: {m.get('recipe', run_dir.name)}")
+    rep.text(f"{m.get('description', '')} Folder: {run_dir.name}. Trained {m.get('finished', '')} on "
+             f"{m.get('device', '?')} in {m.get('train_seconds', 0):.1f} s; seed {m.get('seed')}.".strip())
+    for note in m.get("notes", []):
+        rep.text(note)
+    _metrics_section(rep, m)
+    plots = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
+    known = [p for name in CAPTIONS for p in plots if p.name == name]
+    if plots:
+        rep.heading("Plots")
+        for p in known + [p for p in plots if p not in known]:
+            rep.image(p, CAPTIONS.get(p.name, p.stem.replace("_", " ")))
+    rep.heading("Data and model")
+    data = m.get("data", {})
+    rep.table(["dataset", "task", "train", "val", "test", "input shape", "parameters"],
+              [[data.get("dataset", "?"), m.get("task", "?"), data.get("train", ""), data.get("val", ""),
+                data.get("test", ""), str(data.get("input_shape", "")), m.get("parameters", "")]])
+    if (run_dir / "summary.txt").is_file():
+        rep.pre((run_dir / "summary.txt").read_text())
+    if (run_dir / "config.yaml").is_file():
+        rep.heading("Config (repeat with: corenets run --config config.yaml)")
+        rep.pre((run_dir / "config.yaml").read_text())
+    rep.heading("Versions")
+    rep.table(["package", "version"], [[k, v] for k, v in m.get("versions", {}).items()])
+    _write(run_dir / "report.md", rep.markdown())
+    _write(run_dir / "report.html", rep.html())
+    return run_dir / "report.html"
+
+
+def _metrics_section(rep: Report, m: dict[str, Any]) -> None:
+    test = m.get("test", {})
+    base = test.get("baseline", {})
+    rep.heading("Test metrics" + (f" (mean ± std over {m['cv']} folds)" if m.get("cv") else ""))
+    keys = [k for k, v in test.items() if isinstance(v, (float, int, dict)) and k not in ("n", "baseline", "per_class")
+            and not (isinstance(v, dict) and "mean" not in v)]
+    rows = [[k, test[k], base.get(k, "")] for k in keys]
+    rep.table(["metric", "model", f"baseline: {base.get('name', '')}"], rows)
+    per_class = test.get("per_class")
+    if per_class:
+        rep.heading("Per class (test)")
+        rep.table(["class", "precision", "recall", "f1", "support"],
+                  [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in per_class.items()])
+    if m.get("best_epoch"):
+        rep.text(f"Weights from epoch {m['best_epoch']} of {m.get('epochs_run')}, chosen on {m.get('monitor')} "
+                 "(validation); the test set was used once, after training.")

@@ -1,0 +1,272 @@
+"""The run folder: create it, write into it atomically, load it back safely.
+
+A run folder alone is enough to predict: model.pt holds the weights, the model
+spec, the Preprocessing state and the class names. Every checkpoint is read with
+torch.load(weights_only=True), so a file holding arbitrary pickled code is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, RunFolderError
+
+FORMAT_VERSION = 1  # bump when model.pt's layout changes; newer files are refused with a clear message
+
+
+def corenets_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("corenets")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+source"
+
+
+# ------------------------------------------------------------------ atomic writes
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise RunFolderError(f"cannot write {path}: {e.strerror or e}; free some disk space or choose --out elsewhere") from None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save into memory, then an atomic replace: a kill never leaves half a checkpoint."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.ndarray, torch.Tensor)):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    if not rows:
+        return
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+# ------------------------------------------------------------------ folders
+
+
+def new_run_dir(out: str | Path, name: str) -> Path:
+    """Make <out>/<name>-<YYYYmmdd-HHMMSS>, checking first that <out> is writable."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".corenets-write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise RunFolderError(f"the output folder {out} is not writable ({e.strerror or e}); choose another with --out") from None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out / f"{name}-{stamp}"
+    n = 2
+    while path.exists():
+        path = out / f"{name}-{stamp}-{n}"
+        n += 1
+    path.mkdir()
+    (path / "plots").mkdir()
+    return path
+
+
+def resumable(run_dir: Path) -> None:
+    """Raise RunFolderError saying why `run_dir` cannot be resumed, if it cannot."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is not a folder; --resume takes a run folder such as runs/quickstart-20260101-120000")
+    if not (run_dir / "config.yaml").is_file():
+        raise RunFolderError(f"{run_dir} is not a corenets run (no config.yaml); --resume takes a folder made by `corenets run`")
+    if not (run_dir / "last.pt").is_file():
+        raise RunFolderError(f"{run_dir} is not resumable: it was stopped before its first epoch finished (no last.pt); "
+                             "start the run again")
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """torch.load(weights_only=True) with clear errors for missing, damaged, unsafe or newer files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path} was refused: it holds objects other than weights and plain values, which could run "
+                              f"code when loaded ({str(e).splitlines()[0][:120]}). Only load checkpoints you trust from "
+                              "corenets itself") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is damaged or not a torch checkpoint ({str(e).splitlines()[0][:120]}); "
+                              "re-run training to recreate it") from None
+    if not isinstance(obj, dict) or "format_version" not in obj:
+        raise CheckpointError(f"{path} is not a corenets checkpoint (no format_version); was it saved by another program?")
+    if obj["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer corenets (format {obj['format_version']}, this one reads "
+                              f"{FORMAT_VERSION}, from corenets {obj.get('corenets_version')}); upgrade corenets")
+    return obj
+
+
+def model_spec(cfg, bundle, best_epoch: int) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "corenets_version": corenets_version(),
+        "recipe": cfg.name,
+        "model": {"name": cfg.model.name, "options": dict(cfg.model.options)},
+        "input_shape": list(bundle.input_shape),
+        "num_outputs": bundle.num_outputs,
+        "task": bundle.task,
+        "classes": bundle.classes,
+        "preprocessing": bundle.preprocessing.to_dict(),
+        "meta": {k: v for k, v in bundle.meta.items() if isinstance(v, (str, int, float, list))},
+        "best_epoch": best_epoch,
+    }
+
+
+def save_model(path: Path, model: torch.nn.Module, spec: dict[str, Any]) -> None:
+    state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+    atomic_save({**spec, "state_dict": state}, path)
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return getattr(model, "module", model)  # DDP and torch.compile wrap the real module
+
+
+def build_model_from_spec(spec: dict[str, Any], path: Path) -> torch.nn.Module:
+    from .models import create_model
+
+    model = create_model(spec["model"]["name"], tuple(spec["input_shape"]), spec["num_outputs"], **spec["model"]["options"])
+    try:
+        model.load_state_dict(spec["state_dict"])
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise CheckpointError(f"{path} does not fit model '{spec['model']['name']}' as configured ({first[:160]}); "
+                              "it was saved from another model or shape") from None
+    return model.eval()
+
+
+# ------------------------------------------------------------------ loading a run
+
+
+@dataclass
+class Prediction:
+    task: str
+    classes: list[str] | None
+    proba: np.ndarray | None  # (N, K) class probabilities
+    values: np.ndarray | None  # (N,) regression outputs in the user's units
+
+    @property
+    def labels(self) -> list[str]:
+        assert self.proba is not None and self.classes is not None
+        return [self.classes[i] for i in self.proba.argmax(1)]
+
+    def top_k(self, k: int = 3) -> list[list[tuple[str, float]]]:
+        assert self.proba is not None and self.classes is not None
+        order = np.argsort(-self.proba, axis=1)[:, :k]
+        return [[(self.classes[j], float(self.proba[i, j])) for j in row] for i, row in enumerate(order)]
+
+    def to_frame(self):
+        import pandas as pd
+
+        if self.proba is None:
+            return pd.DataFrame({"prediction": self.values})
+        df = pd.DataFrame(self.proba, columns=[f"p({c})" for c in self.classes])
+        df.insert(0, "prediction", self.labels)
+        return df
+
+
+class Run:
+    """A finished (or checkpointed) run folder: its config, metrics and best model, ready to predict."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "model.pt").is_file():
+            hint = " (a cross-validation parent: load one of its fold-* folders)" if (self.path / "fold-1").is_dir() else ""
+            raise RunFolderError(f"{self.path} has no model.pt{hint}; give a folder made by `corenets run`")
+        self.spec = load_checkpoint(self.path / "model.pt")
+        from .data.bundle import Preprocessing
+
+        self.preprocessing = Preprocessing.from_dict(self.spec["preprocessing"])
+        self.model = build_model_from_spec(self.spec, self.path / "model.pt")
+        self.task: str = self.spec["task"]
+        self.classes: list[str] | None = self.spec["classes"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        f = self.path / "metrics.json"
+        return json.loads(f.read_text()) if f.is_file() else {}
+
+    @property
+    def config(self):
+        from .config import load_yaml
+
+        return load_yaml(self.path / "config.yaml")
+
+    @torch.inference_mode()
+    def predict(self, raw: Any, batch_size: int = 1024) -> Prediction:
+        """Predict on raw inputs (rows, a CSV path, images, ...) after the training preprocessing."""
+        from .evaluate.metrics import probabilities
+        from .train.loop import predict_outputs
+
+        x = self.preprocessing.transform(raw)
+        out = predict_outputs(self.model, x, batch_size).numpy()
+        if self.task == "regression":
+            values = self.preprocessing.inverse_target(torch.from_numpy(out.reshape(-1))).numpy()
+            return Prediction(self.task, None, None, values)
+        return Prediction(self.task, self.classes, probabilities(out, self.task), None)
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run folder for prediction. See Run."""
+    return Run(path)

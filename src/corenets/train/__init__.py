@@ -1,0 +1,1 @@
+"""The training engine: fit any nn.Module on any DataBundle."""

@@ -1,0 +1,220 @@
+"""Callbacks: a base with empty hooks, and short subclasses (STYLE.md rule 9).
+
+Each callback keeps its state in state_dict() so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+if TYPE_CHECKING:
+    from .loop import TrainState
+
+
+class Callback:
+    order = 0  # hooks run in ascending order; Checkpoint runs last so last.pt sees every other callback's state
+
+    def on_train_begin(self, state: "TrainState") -> None: ...
+    def on_epoch_begin(self, state: "TrainState") -> None: ...
+    def on_batch_end(self, state: "TrainState", batch: int, loss: float) -> None: ...
+    def on_epoch_end(self, state: "TrainState", logs: dict[str, float]) -> None: ...
+    def on_train_end(self, state: "TrainState") -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None: ...
+
+
+class History(Callback):
+    """One row per epoch: losses, metrics, learning rate, seconds."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self.stopped: str | None = None  # why training ended before its last epoch, if it did
+
+    def on_epoch_end(self, state, logs):
+        self.rows.append(dict(logs))
+
+    def column(self, key: str) -> list[float]:
+        return [r[key] for r in self.rows if key in r]
+
+    def state_dict(self):
+        return {"rows": self.rows}
+
+    def load_state_dict(self, d):
+        self.rows = [dict(r) for r in d["rows"]]
+
+
+def resolve_mode(monitor: str, mode: str) -> str:
+    if mode != "auto":
+        return mode
+    lowered = monitor.lower()
+    return "min" if any(k in lowered for k in ("loss", "mae", "mse", "rmse", "mape", "error")) else "max"
+
+
+class Monitor:
+    """Tracks the best value of one history column."""
+
+    def __init__(self, monitor: str, mode: str = "auto", min_delta: float = 0.0):
+        self.monitor, self.mode, self.min_delta = monitor, resolve_mode(monitor, mode), abs(min_delta)
+        self.best: float | None = None
+        self.best_epoch = 0
+
+    def improved(self, logs: dict[str, float]) -> bool:
+        if self.monitor not in logs:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"train.monitor='{self.monitor}' is not recorded; choose one of: {', '.join(sorted(logs))}")
+        value = logs[self.monitor]
+        if not math.isfinite(value):
+            return False
+        better = self.best is None or (
+            value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        )
+        if better:
+            self.best, self.best_epoch = value, int(logs["epoch"])
+        return better
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, d):
+        self.best, self.best_epoch = d["best"], d["best_epoch"]
+
+
+def _clone_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved for `patience` epochs; optionally restore the best weights."""
+
+    def __init__(self, monitor="val_loss", mode="auto", patience=5, min_delta=0.0, restore_best=True):
+        self.tracker = Monitor(monitor, mode, min_delta)
+        self.patience, self.restore_best = patience, restore_best
+        self.wait = 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.stopped_epoch = 0
+
+    def on_epoch_end(self, state, logs):
+        if self.tracker.improved(logs):
+            self.wait = 0
+            if self.restore_best:
+                self.best_weights = _clone_weights(state.model)
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.stopped_epoch = int(logs["epoch"])
+                state.stop(f"early stopping: {self.tracker.monitor} has not improved for {self.patience} epochs "
+                           f"(best {self.tracker.best:.4g} at epoch {self.tracker.best_epoch})", error=False)
+
+    def on_train_end(self, state):
+        if self.restore_best and self.best_weights is not None:
+            state.model.load_state_dict(self.best_weights)
+
+    def state_dict(self):
+        return {"tracker": self.tracker.state_dict(), "wait": self.wait, "best_weights": self.best_weights,
+                "stopped_epoch": self.stopped_epoch}
+
+    def load_state_dict(self, d):
+        self.tracker.load_state_dict(d["tracker"])
+        self.wait, self.best_weights, self.stopped_epoch = d["wait"], d["best_weights"], d["stopped_epoch"]
+
+
+class Checkpoint(Callback):
+    """Writes the best weights (chosen on validation) and the full last state, atomically, each epoch.
+
+    `save_best(weights, epoch)` and `save_last(state_dict)` do the writing (runs.py), so this
+    class knows nothing of the folder layout.
+    """
+
+    order = 100
+
+    def __init__(self, save_best: Callable, save_last: Callable, monitor="val_loss", mode="auto"):
+        self.save_best, self.save_last = save_best, save_last
+        self.tracker = Monitor(monitor, mode)
+
+    def on_epoch_end(self, state, logs):
+        if self.tracker.improved(logs):
+            self.save_best(state.model, self.tracker.best_epoch)
+        self.save_last(state)
+
+    def state_dict(self):
+        return {"tracker": self.tracker.state_dict()}
+
+    def load_state_dict(self, d):
+        self.tracker.load_state_dict(d["tracker"])
+
+
+class NaNGuard(Callback):
+    """Stops at the first non-finite loss, naming the epoch and batch; the best weights stay on disk."""
+
+    def on_batch_end(self, state, batch, loss):
+        if not math.isfinite(loss):
+            state.stop(
+                f"the training loss became {loss} at epoch {state.epoch + 1}, batch {batch + 1}; the best weights so far "
+                "were kept. Lower train.lr, set train.grad_clip=1.0, or check the inputs for NaN/inf",
+                error=True,
+            )
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over batches when stdout is a terminal, and one summary line per epoch."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+        self.bar = None
+        self.t0 = 0.0
+
+    def on_epoch_begin(self, state):
+        self.t0 = time.perf_counter()
+        if not self.quiet and self.stream.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=state.steps_per_epoch, desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False,
+                            file=self.stream)
+
+    def on_batch_end(self, state, batch, loss):
+        if self.bar is not None:
+            self.bar.update(1)
+            if batch % 20 == 0:
+                self.bar.set_postfix(loss=f"{loss:.4f}")
+
+    def on_epoch_end(self, state, logs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if not self.quiet:
+            parts = [f"{k} {v:.4f}" for k, v in logs.items() if k.startswith(("train_", "val_"))]
+            print(f"epoch {int(logs['epoch'])}/{state.epochs}  " + "  ".join(parts) + f"  ({logs['seconds']:.1f}s)",
+                  file=self.stream, flush=True)
+
+
+class TensorBoard(Callback):
+    """Logs every history column to TensorBoard (needs the [tensorboard] extra)."""
+
+    def __init__(self, log_dir: str):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from ..errors import ConfigError
+
+            raise ConfigError("train.tensorboard=true needs TensorBoard: pip install 'corenets[tensorboard]'") from None
+        self.writer = SummaryWriter(log_dir)
+
+    def on_epoch_end(self, state, logs):
+        for k, v in logs.items():
+            if k != "epoch":
+                self.writer.add_scalar(k, v, int(logs["epoch"]))
+        self.writer.flush()
+
+    def on_train_end(self, state):
+        self.writer.close()
+

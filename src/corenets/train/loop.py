@@ -1,0 +1,215 @@
+"""fit -> train_one_epoch -> evaluate_epoch -> callbacks (STYLE.md rule 8).
+
+Batches are drawn from in-memory tensors with a seeded permutation: no per-sample
+DataLoader for data that is already a tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+from ..data.bundle import DataBundle, Split
+from ..errors import TrainingError
+from .callbacks import Callback, History, NaNGuard
+from .optim import make_optimizer, make_schedule
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class TrainState:
+    """What callbacks see and what last.pt holds: model, optimiser, schedule, epoch, RNG."""
+
+    def __init__(self, model, optimizer, scheduler, interval, generator, epochs, steps_per_epoch, callbacks):
+        self.model, self.optimizer, self.scheduler, self.interval = model, optimizer, scheduler, interval
+        self.generator, self.epochs, self.steps_per_epoch = generator, epochs, steps_per_epoch
+        self.callbacks: list[Callback] = callbacks
+        self.epoch = 0  # completed epochs
+        self.stopped: str | None = None  # why training stopped early
+        self.failed = False
+
+    def stop(self, reason: str, error: bool = False) -> None:
+        self.stopped, self.failed = reason, error
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch,
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.model.load_state_dict(d["model"])
+        self.optimizer.load_state_dict(d["optimizer"])
+        if self.scheduler is not None and d["scheduler"] is not None:
+            self.scheduler.load_state_dict(d["scheduler"])
+        self.epoch = d["epoch"]
+        self.generator.set_state(d["generator"])
+        torch.set_rng_state(d["torch_rng"])
+        for cb, cd in zip(self.callbacks, d["callbacks"]):
+            cb.load_state_dict(cd)
+
+
+def make_loss(task: str, cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    name = cfg.loss
+    if name == "auto":
+        name = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}[task]
+    if (name in ("cross_entropy", "bce")) != (task != "regression"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"train.loss={name} does not fit a {task} task; use auto")
+    if name == "cross_entropy":
+        return nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    base = {"bce": nn.BCEWithLogitsLoss(), "mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss()}[name]
+    return lambda out, y: base(out.squeeze(-1), y.float())  # (B, 1) logits/values vs (B,) targets
+
+
+def batch_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
+    """Sums over the batch (divided by N later): correct predictions, or squared/absolute errors."""
+    if task == "multiclass":
+        return {"accuracy": (out.argmax(1) == y).sum()}
+    if task == "binary":
+        return {"accuracy": ((out.squeeze(-1) > 0).long() == y).sum()}
+    err = out.squeeze(-1).float() - y.float()
+    return {"se": (err**2).sum(), "ae": err.abs().sum()}
+
+
+def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, task: str, device: torch.device,
+                    augment: Augment | None = None) -> dict[str, float]:
+    model, opt = state.model, state.optimizer
+    model.train()
+    n = len(split)
+    perm = torch.randperm(n, generator=state.generator)
+    if n % cfg.batch_size == 1 and n > 1:
+        perm = perm[:-1]  # a batch of one breaks batch norm; drop that single row this epoch
+    total_loss, sums, seen = 0.0, {}, 0
+    for b, start in enumerate(range(0, len(perm), cfg.batch_size)):
+        idx = perm[start:start + cfg.batch_size].to(split.x.device)
+        xb, yb = split.x[idx].to(device, non_blocking=True), split.y[idx].to(device, non_blocking=True)
+        if augment is not None:
+            xb = augment(xb, state.generator)
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        if state.interval == "step":
+            state.scheduler.step()
+        value = loss.item()
+        for cb in state.callbacks:
+            cb.on_batch_end(state, b, value)
+        if state.failed:
+            break
+        total_loss += value * len(yb)
+        seen += len(yb)
+        with torch.no_grad():
+            for k, v in batch_metrics(out.detach(), yb, task).items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+    return {"train_loss": total_loss / max(seen, 1), **_finish(sums, max(seen, 1), "train_")}
+
+
+def _finish(sums: dict[str, float], n: int, prefix: str, scale: float = 1.0) -> dict[str, float]:
+    out = {}
+    if "accuracy" in sums:
+        out[prefix + "accuracy"] = sums["accuracy"] / n
+    if "se" in sums:  # regression errors in the user's units (targets are standardised for training)
+        out[prefix + "rmse"] = math.sqrt(sums["se"] / n) * scale
+        out[prefix + "mae"] = sums["ae"] / n * scale
+    return out
+
+
+@torch.no_grad()
+def predict_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: torch.device | str = "cpu",
+                    transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Raw model outputs (logits or values) for a tensor of inputs, in batches, on the CPU."""
+    model.eval()
+    outs = [model(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+@torch.no_grad()
+def evaluate_epoch(model: nn.Module, split: Split, loss_fn, task: str, device: torch.device, batch_size: int = 1024,
+                   target_scale: float = 1.0, prefix: str = "val_") -> dict[str, float]:
+    model.eval()
+    total, sums = 0.0, {}
+    for i in range(0, len(split), batch_size):
+        xb, yb = split.x[i:i + batch_size].to(device), split.y[i:i + batch_size].to(device)
+        out = model(xb)
+        total += loss_fn(out, yb).item() * len(yb)
+        for k, v in batch_metrics(out, yb, task).items():
+            sums[k] = sums.get(k, 0.0) + v.item()
+    n = max(len(split), 1)
+    return {prefix + "loss": total / n, **_finish(sums, n, prefix, target_scale)}
+
+
+def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Sequence[Callback] = (),
+        device: torch.device | str = "cpu", augment: Augment | None = None, seed: int = 0,
+        resume: dict[str, Any] | None = None) -> History:
+    """Train `model` on bundle.train, validating on bundle.val after each epoch.
+
+    Args:
+        model: any nn.Module mapping (B, *bundle.input_shape) to (B, bundle.num_outputs).
+        bundle: the data; its task picks the loss unless cfg.loss says otherwise.
+        cfg: epochs, batch size, optimiser, schedule, early stopping, ...
+        callbacks: extra callbacks (Checkpoint, ProgressBar, EarlyStopping, ...); History and NaNGuard are added.
+        device: where to train; the data moves there batch by batch.
+        augment: `augment(x, generator) -> x`, applied to each training batch on the device.
+        seed: seeds the batch order.
+        resume: a state dict from TrainState.state_dict() (last.pt) to continue from.
+    Returns:
+        The History callback (one row per epoch).
+    Raises:
+        TrainingError: the loss became NaN or inf (the best weights stay where Checkpoint wrote them).
+    """
+    device = torch.device(device)
+    model.to(device)
+    if len(bundle.train) == 0 or len(bundle.val) == 0:
+        raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
+    loss_fn = make_loss(bundle.task, cfg)
+    optimizer = make_optimizer(model, cfg)
+    steps = math.ceil(len(bundle.train) / cfg.batch_size)
+    scheduler, interval = make_schedule(optimizer, cfg, steps)
+    history = History()
+    cbs = sorted([history, NaNGuard(), *callbacks], key=lambda cb: cb.order)  # stable: same order kept
+    state = TrainState(model, optimizer, scheduler, interval, torch.Generator().manual_seed(seed), cfg.epochs, steps, cbs)
+    if resume is not None:
+        state.load_state_dict(resume)
+    scale = float(bundle.preprocessing.state.get("target_std", 1.0)) if bundle.task == "regression" else 1.0
+    for cb in cbs:
+        cb.on_train_begin(state)
+    while state.epoch < cfg.epochs and state.stopped is None:
+        for cb in cbs:
+            cb.on_epoch_begin(state)
+        t0 = time.perf_counter()
+        logs: dict[str, float] = {"epoch": state.epoch + 1}
+        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment))
+        if state.failed:
+            break
+        train_seconds = time.perf_counter() - t0
+        logs.update(evaluate_epoch(model, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale))
+        logs["lr"] = optimizer.param_groups[0]["lr"]
+        logs["seconds"] = train_seconds
+        if interval == "epoch" and scheduler is not None:
+            scheduler.step()
+        elif interval == "plateau":
+            scheduler.step(logs["val_loss"])
+        state.epoch += 1
+        for cb in cbs:
+            cb.on_epoch_end(state, logs)
+    for cb in cbs:
+        cb.on_train_end(state)
+    if state.failed:
+        raise TrainingError(state.stopped)
+    history.stopped = state.stopped
+    return history

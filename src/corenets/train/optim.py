@@ -1,0 +1,96 @@
+"""Optimisers and learning-rate schedules by name."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+from ..errors import ConfigError
+from ..registry import Registry
+
+OPTIMIZERS: Registry = Registry("optimizer")
+SCHEDULES: Registry = Registry("schedule")
+
+
+@OPTIMIZERS.register()
+def sgd(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum and optional Nesterov."""
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+                           weight_decay=cfg.weight_decay)
+
+
+@OPTIMIZERS.register()
+def adam(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (L2 weight decay added to the gradient, as Keras and torch do)."""
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+@OPTIMIZERS.register()
+def adamw(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW: decoupled weight decay."""
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+@OPTIMIZERS.register()
+def rmsprop(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """RMSprop with momentum."""
+    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.lr <= 0:
+        raise ConfigError(f"train.lr={cfg.lr} must be positive")
+    return OPTIMIZERS.get(cfg.optimizer)([p for p in model.parameters() if p.requires_grad], cfg)
+
+
+# A schedule builder returns (scheduler or None, interval): interval is "step" (after every
+# batch), "epoch" (after every epoch) or "plateau" (after every epoch, given val loss).
+
+
+@SCHEDULES.register()
+def none(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """Constant learning rate."""
+    return None, "epoch"
+
+
+@SCHEDULES.register()
+def step(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """Multiply the rate by gamma every step_size epochs."""
+    return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma), "epoch"
+
+
+@SCHEDULES.register()
+def cosine(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """Cosine decay to zero over all training steps."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    return torch.optim.lr_scheduler.LambdaLR(opt, _Cosine(total)), "step"
+
+
+@SCHEDULES.register()
+def onecycle(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """One-cycle: warm up to lr over 25% of the steps, then anneal (per step)."""
+    total = max(2, cfg.epochs * steps_per_epoch)
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25), "step"
+
+
+@SCHEDULES.register()
+def plateau(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """Multiply the rate by gamma when validation loss stops improving for 2 epochs."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.gamma, patience=2), "plateau"
+
+
+class _Cosine:
+    """A picklable lambda (schedules are saved with the run for --resume)."""
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def __call__(self, step: int) -> float:
+        return 0.5 * (1 + math.cos(math.pi * min(step, self.total) / self.total))
+
+
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    return SCHEDULES.get(cfg.schedule)(opt, cfg, steps_per_epoch)
