@@ -55,8 +55,9 @@ def test_fit_learns_a_separable_problem_and_records_history():
                           nn.Linear(8, 2, rng=np.random.default_rng(1)))
     hist = fit(model, losses.cross_entropy, optim.Adam(model.parameters(), lr=0.05), x[:150], y[:150],
                epochs=15, batch_size=32, validation=(x[150:], y[150:]))
-    assert len(hist.rows) == 15 and hist.rows[-1]["loss"] < hist.rows[0]["loss"]
-    assert hist.rows[-1]["val_accuracy"] >= 0.9
+    assert len(hist.rows) == 15 and hist.rows[-1]["train_loss"] < hist.rows[0]["train_loss"]
+    assert hist.rows[-1]["val_accuracy"] >= 0.9 and hist.rows[-1]["train_accuracy"] >= 0.9
+    assert set(hist.rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
 
 
 def test_early_stopping_stops_and_restores_the_best_weights():
