@@ -164,6 +164,10 @@ def evaluate_model(model: torch.nn.Module, bundle: DataBundle, run_dir: Path, de
     out = predict_outputs(model, bundle.test.x, 1024, device).numpy()
     y = bundle.test.y.numpy()
     plot_dir = run_dir / "plots"
+    if "series" in bundle.meta:  # price_csv: RMSE/MAE/MAPE in prices beside persistence (evaluate/forecast.py)
+        from .evaluate.forecast import evaluate_forecast
+
+        return evaluate_forecast(out, bundle, plot_dir)
     if bundle.task == "regression":
         inv = bundle.preprocessing.inverse_target
         y_true = inv(torch.from_numpy(y.astype(np.float64))).numpy()

@@ -47,13 +47,12 @@ def verdict(u2: float, rmse: float, naive_rmse: float) -> str:
             f"ratio {u2:.3f}. Ratios near 1 mean it adds little to 'tomorrow = today'.")
 
 
-def price_forecasts(model: torch.nn.Module, bundle: Any, split: str = "test", device: Any = "cpu") -> dict[str, np.ndarray]:
-    """The model's forecasts for one split of a price_csv bundle, turned back into prices."""
+def price_forecasts(outputs: Any, bundle: Any, split: str = "test") -> dict[str, np.ndarray]:
+    """The model's raw outputs (N, 1) for one split of a price_csv bundle, turned back into prices."""
     from ..data.timeseries import to_prices
-    from ..train.loop import predict_outputs
 
     info = bundle.meta["series"][split]
-    out = predict_outputs(model, getattr(bundle, split).x, 1024, device).reshape(-1).double()
+    out = torch.as_tensor(np.asarray(outputs, dtype=np.float64)).reshape(-1)
     y = bundle.preprocessing.inverse_target(out).numpy()
     base = np.asarray(info["base"])
     return {"dates": np.asarray(info["dates"], dtype="datetime64[D]"), "truth": np.asarray(info["truth"]),
@@ -77,9 +76,9 @@ def plot_forecast(bundle: Any, test: dict[str, np.ndarray], path: str | Path) ->
     return _save(plt, fig, path)
 
 
-def evaluate_forecast(model: torch.nn.Module, bundle: Any, plot_dir: Path, device: Any = "cpu") -> dict[str, Any]:
-    """Test metrics in price units with the persistence baseline, and the forecast plot."""
-    test = price_forecasts(model, bundle, "test", device)
+def evaluate_forecast(outputs: Any, bundle: Any, plot_dir: Path) -> dict[str, Any]:
+    """Test metrics in price units with the persistence baseline, and the forecast plot, from raw test outputs."""
+    test = price_forecasts(outputs, bundle, "test")
     result = forecast_metrics(test["truth"], test["pred"], test["base"])
     result["target"] = bundle.meta["target"]
     plot_forecast(bundle, test, Path(plot_dir) / "forecast.png")
