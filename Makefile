@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:
+#   make quickstart   sets up .venv (CPU torch + corenets) and trains the quickstart recipe
+#   make test         the same set-up where missing, then the test suite (.ci/run calls exactly this)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build: on these machines `torch==2.13.0` comes from local disk. Elsewhere, for a CPU-only
+# build: make TORCH_INDEX=https://download.pytorch.org/whl/cpu  (a plain PyPI torch on Linux is the CUDA build).
+TORCH       ?= torch==2.13.0
+TORCH_INDEX ?=
+EXTRAS      ?= dev,serve,export
+STAMP  := $(VENV)/.corenets-installed
+
+.PHONY: quickstart test test-slow setup clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/corenets run quickstart
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,87 @@
+from typing import Literal
+
+import pytest
+
+from corenets.config import (RunConfig, apply_overrides, coerce, dump_yaml, from_dict, load_yaml, parse_override,
+                             to_dict)
+from corenets.errors import ConfigError
+from corenets.recipes import load_recipe, recipe_names
+
+
+@pytest.mark.parametrize("value,tp,expected", [
+    (3, int, 3), (3.0, int, 3), (2, float, 2.0), ("x", str, "x"), (True, bool, True),
+    (64, list[int], [64]), ([64, 32], list[int], [64, 32]), ("relu", Literal["relu", "tanh"], "relu"),
+    (None, int | None, None), (5, int | None, 5),
+])
+def test_coerce_accepts(value, tp, expected):
+    assert coerce(value, tp, "k") == expected
+
+
+@pytest.mark.parametrize("value,tp", [
+    ("abc", float), (1.5, int), (True, int), ("yes", bool), ("gelu", Literal["relu", "tanh"]), (["a"], list[int]),
+])
+def test_coerce_rejects_with_key_and_type(value, tp):
+    with pytest.raises(ConfigError, match=r"^k=.* is not valid; expected"):
+        coerce(value, tp, "k")
+
+
+def test_parse_override_reads_yaml_values():
+    assert parse_override("train.lr=0.01") == (["train", "lr"], 0.01)
+    assert parse_override("model.hidden=[64, 32]") == (["model", "hidden"], [64, 32])
+    assert parse_override("deterministic=true") == (["deterministic"], True)
+    assert parse_override("data.path=my file.csv") == (["data", "path"], "my file.csv")
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_override("train.lr")
+    with pytest.raises(ConfigError, match="empty"):
+        parse_override(".lr=1")
+
+
+def test_overrides_are_type_checked_and_unknown_keys_list_valid_ones():
+    cfg = load_recipe("quickstart")
+    new = apply_overrides(cfg, ["train.lr=0.01", "seed=3", "model.hidden=[32]"])
+    assert (new.train.lr, new.seed, new.model.options["hidden"]) == (0.01, 3, [32])
+    assert cfg.train.lr != 0.01  # the original is untouched
+    with pytest.raises(ConfigError, match="unknown key train.lrr; valid keys are: .*lr"):
+        apply_overrides(cfg, ["train.lrr=1"])
+    with pytest.raises(ConfigError, match="unknown key 'colour'"):
+        apply_overrides(cfg, ["colour=red"])
+    with pytest.raises(ConfigError, match="expected float"):
+        apply_overrides(cfg, ["train.lr=fast"])
+    with pytest.raises(ConfigError, match="SECTION.KEY"):
+        apply_overrides(cfg, ["train.a.b=1"])
+
+
+def test_changing_the_dataset_drops_the_old_datasets_options():
+    cfg = apply_overrides(RunConfig(), ["data.name=csv_table", "data.path=x.csv", "data.target=y"])
+    assert cfg.data.options == {"path": "x.csv", "target": "y"}
+    cfg2 = apply_overrides(cfg, ["data.name=digits"])
+    assert cfg2.data.options == {}
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = apply_overrides(load_recipe("quickstart"), ["train.epochs=3", "seed=7"])
+    path = tmp_path / "config.yaml"
+    path.write_text(dump_yaml(cfg))
+    again = load_yaml(path)
+    assert to_dict(again) == to_dict(cfg)
+    assert again.train.epochs == 3 and again.seed == 7
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_yaml(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(bad)
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        from_dict({"train": [1, 2]})
+
+
+def test_every_shipped_recipe_loads():
+    assert "quickstart" in recipe_names()
+    for name in recipe_names():
+        cfg = load_recipe(name)
+        assert cfg.name == name
+    with pytest.raises(ConfigError, match="unknown recipe 'nope'; choose one of: .*quickstart"):
+        load_recipe("nope")
