@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, CorenetsError
+from .errors import ConfigError, CorenetsError, Interrupted
 
 SUBCOMMANDS: dict[str, tuple] = {}  # name -> (add_arguments, handler, help)
 
@@ -54,6 +54,8 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true", default=None, help="torch deterministic algorithms")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train with N processes on this machine (starts torchrun; batch_size is per process)")
 
 
 def resolve_config(args: argparse.Namespace):
@@ -63,6 +65,12 @@ def resolve_config(args: argparse.Namespace):
 
     if args.config:
         cfg = load_yaml(args.config)
+    elif args.resume and not args.recipe and not (args.data or args.model):
+        cfg = load_yaml(Path(args.resume) / "config.yaml") if (Path(args.resume) / "config.yaml").is_file() else None
+        if cfg is None:
+            from .runs import resumable
+
+            resumable(Path(args.resume))  # raises, saying why
     elif args.recipe:
         cfg = load_recipe(args.recipe)
     elif args.data or args.model:
@@ -91,11 +99,29 @@ def resolve_config(args: argparse.Namespace):
 def cmd_run(args) -> int:
     from .experiment import run_config, summary_line
 
-    cfg = resolve_config(args)
+    cfg = resolve_config(args)  # checked here, once, before any process starts
+    if args.nproc and args.nproc > 1:
+        from .train.distributed import launch
+
+        return launch(args.nproc, _without_nproc(getattr(args, "argv", None) or sys.argv[1:]))
     run_dir = run_config(cfg, resume=args.resume, quiet=args.quiet)
+    if run_dir is None:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(summary_line(run_dir))
     print(f"report: {run_dir / 'report.html'}")
     return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 # ------------------------------------------------------------------ list
@@ -223,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     args = parser.parse_args([a for a in argv if a != "--debug"])
+    args.argv = argv  # `run --nproc` re-runs this very command under torchrun
     if not args.command:
         parser.print_help()
         return 2
@@ -232,10 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"corenets: error: {e}", file=sys.stderr)
-        return 2
+        return 130 if isinstance(e, Interrupted) else 2
     except KeyboardInterrupt:
         print("corenets: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `corenets ... | head`: the reader left; that is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _load_plugins() -> None:
