@@ -23,3 +23,7 @@ class CheckpointError(CorenetsError):
 
 class TrainingError(CorenetsError):
     """Training that cannot go on (NaN/inf loss, an interrupted distributed peer)."""
+
+
+class Interrupted(TrainingError):
+    """Ctrl-C during training: the current step finished and a resumable checkpoint was written (exit code 130)."""
