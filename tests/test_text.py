@@ -102,3 +102,18 @@ def test_sst2_offline_without_cache_is_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("CORENETS_OFFLINE", "1")
     with pytest.raises(DataError, match="SST-2.zip.*not in the cache"):
         load_dataset("sst2")
+
+
+def test_predict_takes_raw_sentences(tmp_path, capsys):
+    from corenets.cli import main
+    from corenets.config import from_dict
+    from corenets.experiment import run_config
+
+    p = _write_csv(tmp_path, _reviews(90))
+    cfg = from_dict({"name": "t", "out": str(tmp_path / "runs"), "data": {"name": "text_csv", "path": str(p), "max_len": 8},
+                     "model": {"name": "gru", "vocab_size": 64, "embed_dim": 8, "hidden_size": 8},
+                     "train": {"epochs": 1, "batch_size": 16}})
+    run = run_config(cfg, quiet=True)
+    assert main(["predict", str(run), "the film was great", "awful and dull"]) == 0
+    out = capsys.readouterr().out
+    assert "p(neg)" in out and "awful and dull" in out
