@@ -152,6 +152,24 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, caps
         pd.read_csv(cut / "history.csv").drop(columns="seconds"))
 
 
+def test_regression_csv_reports_in_the_users_units(tmp_path, capsys):
+    g = np.random.default_rng(0)
+    x = g.uniform(0, 10, 200)
+    pd.DataFrame({"x": x, "price": 1000 + 50 * x + g.normal(0, 5, 200)}).to_csv(tmp_path / "r.csv", index=False)
+    out = run_ok(capsys, "run", "--data", "csv_table", "--set", f"data.path={tmp_path / 'r.csv'}", "data.target=price",
+                 "--out", str(tmp_path / "runs"), "--epochs", "60", "--quiet")
+    assert "rmse" in out and "baseline" in out
+    run = folder_of(out)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["task"] == "regression"
+    assert m["test"]["rmse"] < 0.5 * m["test"]["baseline"]["rmse"]  # far better than the mean predictor
+    assert (run / "plots" / "predicted_vs_actual.png").is_file()
+    pd.DataFrame({"x": [2.0, 8.0]}).to_csv(tmp_path / "new.csv", index=False)
+    run_ok(capsys, "predict", str(run), str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv"))
+    pred = pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
+    assert abs(pred[0] - 1100) < 60 and abs(pred[1] - 1400) < 60  # in prices, not standardised units
+
+
 @pytest.mark.parametrize("argv,message", [
     (["run", "nope"], "unknown recipe 'nope'; choose one of: "),
     (["run", "quickstart", "--set", "train.lrr=1"], "unknown key train.lrr; valid keys are: "),
