@@ -18,13 +18,14 @@ from . import runs
 from .config import RunConfig, dump_yaml, load_yaml, to_dict
 from .data import load_dataset
 from .data.bundle import DataBundle, SplitSpec
-from .errors import RunFolderError, TrainingError
+from .errors import ConfigError, Interrupted, RunFolderError, TrainingError
 from .evaluate import metrics as M
 from .evaluate import plots
 from .evaluate.report import build_report
 from .models import count_parameters, create_model
-from .train.callbacks import Checkpoint, EarlyStopping, ProgressBar, TensorBoard
+from .train.callbacks import Checkpoint, EarlyStopping, GracefulInterrupt, ProgressBar, TensorBoard
 from .train.device import seed_everything, select_device
+from .train.distributed import World
 from .train.loop import fit, predict_outputs
 
 # Keys that may differ between a run and its --resume: they change where and how long, not what is learned.
@@ -76,19 +77,26 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, cfg.deterministic)
     device = select_device(cfg.device)
+    world = World.from_env(device)  # one process, or this rank of torchrun's; only rank 0 writes
+    device, quiet = world.place(device), quiet or not world.is_main
+    if world.size > 1 and cfg.cv >= 2:
+        raise ConfigError("--cv runs its folds one after another in one process; leave out --nproc/torchrun")
     if resume is not None:
         run_dir = Path(resume)
         state = check_resume(cfg, run_dir)
         resume_state = state["train_state"]
     else:
         run_dir, resume_state = None, None
-    bundle = load_data(cfg)  # before creating the folder: bad data leaves no half-made run behind
+    with world.guard(), world.main_first():  # rank 0 downloads and caches first
+        bundle = load_data(cfg)  # before creating the folder: bad data leaves no half-made run behind
     model = create_model(cfg.model.name, bundle.input_shape, bundle.num_outputs, **cfg.model.options)
-    if run_dir is None:
+    if run_dir is None and world.is_main:
         run_dir = runs.new_run_dir(cfg.out, cfg.name if cfg.fold == 0 else f"fold-{cfg.fold}")
-    runs.atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    (run_dir / "plots").mkdir(exist_ok=True)
-    runs.atomic_write_text(run_dir / "summary.txt", model_summary(model, bundle))
+    if world.is_main:
+        runs.check_free_space(run_dir, model)  # a full disk found now, not after the first epoch
+        runs.atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+        (run_dir / "plots").mkdir(exist_ok=True)
+        runs.atomic_write_text(run_dir / "summary.txt", model_summary(model, bundle))
     if not quiet:
         print(f"run folder: {run_dir}", flush=True)
     tcfg = cfg.train
@@ -96,14 +104,17 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
 
     def save_best(m: torch.nn.Module, epoch: int) -> None:
         best["epoch"] = epoch
-        runs.save_model(run_dir / "model.pt", m, runs.model_spec(cfg, bundle, epoch))
+        if world.is_main:
+            runs.save_model(run_dir / "model.pt", m, runs.model_spec(cfg, bundle, epoch))
 
     def save_last(st) -> None:
+        if not world.is_main:
+            return
         runs.atomic_save({"format_version": runs.FORMAT_VERSION, "train_state": st.state_dict(), "best_epoch": best["epoch"]},
                          run_dir / "last.pt")
         runs.write_history(run_dir / "history.csv", history_of(st))
 
-    callbacks: list = [ProgressBar(quiet=quiet)]
+    callbacks: list = [ProgressBar(quiet=quiet), GracefulInterrupt()]
     if tcfg.early_stopping > 0:
         callbacks.append(EarlyStopping(tcfg.monitor, tcfg.mode, tcfg.early_stopping, tcfg.min_delta, restore_best=False))
     if tcfg.tensorboard:
@@ -114,11 +125,20 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         if len(resume_state["callbacks"]) != len(callbacks) + 2:
             raise RunFolderError(f"cannot resume {run_dir}: its checkpoint holds a different set of callbacks")
     t0 = time.perf_counter()
+    again = f"corenets run --config {run_dir}/config.yaml --resume {run_dir}"
     try:
-        history = fit(model, bundle, tcfg, callbacks, device=device, seed=cfg.seed, resume=resume_state)
+        with world.guard():
+            history = fit(model, bundle, tcfg, callbacks, device=device, seed=cfg.seed, resume=resume_state, world=world)
+    except Interrupted as e:
+        raise Interrupted(f"{e}; a resumable checkpoint is in {run_dir}/last.pt. Resume with: {again}") from None
     except TrainingError as e:
         raise TrainingError(f"{e} (run folder: {run_dir}; model.pt holds epoch {best['epoch']})") from None
+    except RunFolderError as e:  # a write failed mid-run (full disk): the previous last.pt is intact
+        raise RunFolderError(f"{e}. The last good checkpoint is kept: resume with {again}") from None
     wall = time.perf_counter() - t0
+    if not world.is_main:
+        world.close()
+        return None
     if tcfg.restore_best and (run_dir / "model.pt").is_file():
         model.load_state_dict(runs.load_checkpoint(run_dir / "model.pt")["state_dict"])
     else:  # the last weights are the answer: model.pt must hold them
@@ -130,7 +150,8 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         "best_epoch": best["epoch"], "epochs_run": len(rows), "monitor": tcfg.monitor, "stopped": history.stopped,
         "train_seconds": float(sum(r["seconds"] for r in rows)), "wall_seconds": wall,
         "parameters": count_parameters(model), "seed": cfg.seed, "device": str(device), "threads": torch.get_num_threads(),
-        "batch_size": {"per_process": tcfg.batch_size, "semantics": "per process"},
+        "batch_size": {"per_process": tcfg.batch_size, "processes": world.size, "global": tcfg.batch_size * world.size,
+                       "semantics": "per process: each of the processes draws batch_size rows per step"},
         "data": {**bundle.sizes(), "dataset": bundle.meta.get("dataset", cfg.data.name), "input_shape": list(bundle.input_shape),
                  "classes": bundle.classes},
         "versions": versions(), "finished": datetime.now().isoformat(timespec="seconds"),
@@ -139,6 +160,7 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
     plots.curves(rows, run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse")
     runs.write_json(run_dir / "metrics.json", info)
     build_report(run_dir)
+    world.close()
     return run_dir
 
 

@@ -121,6 +121,24 @@ def new_run_dir(out: str | Path, name: str) -> Path:
     return path
 
 
+def checkpoint_bytes(model: torch.nn.Module) -> int:
+    """A generous estimate of the disk one run needs at its peak: model.pt and last.pt (weights, optimiser
+    moments, early-stopping copy), each briefly twice during an atomic replace, plus plots and the report."""
+    weights = sum(t.numel() * t.element_size() for t in _unwrap(model).state_dict().values())
+    return 10 * weights + (16 << 20)
+
+
+def check_free_space(run_dir: Path, model: torch.nn.Module) -> None:
+    """Raise RunFolderError before training if the disk under `run_dir` cannot hold the run's checkpoints."""
+    import shutil
+
+    need = checkpoint_bytes(model)
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise RunFolderError(f"only {free / 2**20:.1f} MiB free under {run_dir}, and this run needs about "
+                             f"{need / 2**20:.1f} MiB for its checkpoints and report; free some space or choose --out elsewhere")
+
+
 def resumable(run_dir: Path) -> None:
     """Raise RunFolderError saying why `run_dir` cannot be resumed, if it cannot."""
     run_dir = Path(run_dir)

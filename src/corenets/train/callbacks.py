@@ -145,6 +145,10 @@ class Checkpoint(Callback):
             self.save_best(state.model, self.tracker.best_epoch)
         self.save_last(state)
 
+    def on_train_end(self, state):
+        if state.interrupted:  # mid-epoch: last.pt records the batch reached, so --resume goes on from the next one
+            self.save_last(state)
+
     def state_dict(self):
         return {"tracker": self.tracker.state_dict()}
 
@@ -162,6 +166,40 @@ class NaNGuard(Callback):
                 "were kept. Lower train.lr, set train.grad_clip=1.0, or check the inputs for NaN/inf",
                 error=True,
             )
+
+
+class GracefulInterrupt(Callback):
+    """The first Ctrl-C (SIGINT) asks the loop to stop after the current step; a second one, 3 s or more later,
+    stops at once. Installed only in the main thread, and the old handler is put back at the end."""
+
+    def __init__(self) -> None:
+        self.old = None
+        self.first = 0.0
+
+    def on_train_begin(self, state):
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handle(signum, frame):
+            if state.interrupted and time.monotonic() - self.first > 3:  # torchrun may forward the same Ctrl-C
+                raise KeyboardInterrupt
+            if not state.interrupted:
+                self.first = time.monotonic()
+                print("\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)",
+                      file=sys.stderr, flush=True)
+            state.interrupted = True
+
+        self.old = signal.signal(signal.SIGINT, handle)
+
+    def on_train_end(self, state):
+        if self.old is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self.old)
+            self.old = None
 
 
 class ProgressBar(Callback):

@@ -15,23 +15,33 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..data.bundle import DataBundle, Split
-from ..errors import TrainingError
+from ..errors import Interrupted, TrainingError
 from .callbacks import Callback, History, NaNGuard
+from .distributed import World
 from .optim import make_optimizer, make_schedule
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class TrainState:
-    """What callbacks see and what last.pt holds: model, optimiser, schedule, epoch, RNG."""
+    """What callbacks see and what last.pt holds: model, optimiser, schedule, epoch, RNG.
+
+    `step`, `partial` and `perm_rng` place a run inside an epoch, so a checkpoint written on Ctrl-C
+    resumes at the very next batch with the same permutation and running sums.
+    """
 
     def __init__(self, model, optimizer, scheduler, interval, generator, epochs, steps_per_epoch, callbacks):
         self.model, self.optimizer, self.scheduler, self.interval = model, optimizer, scheduler, interval
+        self.net = model  # what the training forward runs through: the model, or DDP around it
         self.generator, self.epochs, self.steps_per_epoch = generator, epochs, steps_per_epoch
         self.callbacks: list[Callback] = callbacks
         self.epoch = 0  # completed epochs
         self.stopped: str | None = None  # why training stopped early
         self.failed = False
+        self.interrupted = False  # Ctrl-C: stop after the current step, checkpoint, exit
+        self.step = 0  # batches done in the current epoch
+        self.partial: dict[str, float] = {}  # the current epoch's running sums (loss, rows, metrics)
+        self.perm_rng: torch.Tensor | None = None  # generator state the current epoch's permutation was drawn from
 
     def stop(self, reason: str, error: bool = False) -> None:
         self.stopped, self.failed = reason, error
@@ -45,6 +55,7 @@ class TrainState:
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "step": self.step, "partial": dict(self.partial), "perm_rng": self.perm_rng,
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -57,6 +68,7 @@ class TrainState:
         torch.set_rng_state(d["torch_rng"])
         for cb, cd in zip(self.callbacks, d["callbacks"]):
             cb.load_state_dict(cd)
+        self.step, self.partial, self.perm_rng = d.get("step", 0), dict(d.get("partial", {})), d.get("perm_rng")
 
 
 def make_loss(task: str, cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -84,39 +96,52 @@ def batch_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, to
 
 
 def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, task: str, device: torch.device,
-                    augment: Augment | None = None) -> dict[str, float]:
-    model, opt = state.model, state.optimizer
-    model.train()
-    n = len(split)
-    perm = torch.randperm(n, generator=state.generator)
-    if n % cfg.batch_size == 1 and n > 1:
+                    augment: Augment | None = None, world: World | None = None) -> dict[str, float]:
+    """One pass over this process's shard of the rows, from batch state.step on; {} if interrupted midway."""
+    world = world or World()
+    opt = state.optimizer
+    state.net.train()
+    if state.step == 0:  # a fresh epoch; remember the generator so a mid-epoch resume redraws this permutation
+        state.perm_rng = state.generator.get_state()
+        perm = torch.randperm(len(split), generator=state.generator)
+    else:
+        perm = torch.randperm(len(split), generator=torch.Generator().set_state(state.perm_rng))
+    perm = world.shard(perm)  # every rank draws the same permutation and keeps its own rows
+    if len(perm) % cfg.batch_size == 1 and len(perm) > 1:
         perm = perm[:-1]  # a batch of one breaks batch norm; drop that single row this epoch
-    total_loss, sums, seen = 0.0, {}, 0
-    for b, start in enumerate(range(0, len(perm), cfg.batch_size)):
-        idx = perm[start:start + cfg.batch_size].to(split.x.device)
+    starts = range(0, len(perm), cfg.batch_size)
+    sums = state.partial
+    for b in range(state.step, len(starts)):
+        idx = perm[starts[b]:starts[b] + cfg.batch_size].to(split.x.device)
         xb, yb = split.x[idx].to(device, non_blocking=True), split.y[idx].to(device, non_blocking=True)
         if augment is not None:
             xb = augment(xb, state.generator)
-        out = model(xb)
+        out = state.net(xb)
         loss = loss_fn(out, yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            nn.utils.clip_grad_norm_(state.model.parameters(), cfg.grad_clip)
         opt.step()
         if state.interval == "step":
             state.scheduler.step()
-        value = loss.item()
+        with torch.no_grad():
+            local = {"loss": loss.item() * len(yb), "rows": float(len(yb)),
+                     **{k: v.item() for k, v in batch_metrics(out.detach(), yb, task).items()}}
+        step, state.interrupted = world.step_sums(local, state.interrupted)  # summed over ranks: all decide alike
         for cb in state.callbacks:
-            cb.on_batch_end(state, b, value)
+            cb.on_batch_end(state, b, step["loss"] / step["rows"])
         if state.failed:
             break
-        total_loss += value * len(yb)
-        seen += len(yb)
-        with torch.no_grad():
-            for k, v in batch_metrics(out.detach(), yb, task).items():
-                sums[k] = sums.get(k, 0.0) + v.item()
-    return {"train_loss": total_loss / max(seen, 1), **_finish(sums, max(seen, 1), "train_")}
+        for k, v in step.items():
+            sums[k] = sums.get(k, 0.0) + v
+        state.step = b + 1
+        if state.interrupted:
+            return {}
+    n = max(sums.pop("rows", 0.0), 1.0)
+    logs = {"train_loss": sums.pop("loss", 0.0) / n, **_finish(sums, n, "train_")}
+    state.step, state.partial = 0, {}
+    return logs
 
 
 def _finish(sums: dict[str, float], n: int, prefix: str, scale: float = 1.0) -> dict[str, float]:
@@ -140,22 +165,27 @@ def predict_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, d
 
 @torch.no_grad()
 def evaluate_epoch(model: nn.Module, split: Split, loss_fn, task: str, device: torch.device, batch_size: int = 1024,
-                   target_scale: float = 1.0, prefix: str = "val_") -> dict[str, float]:
+                   target_scale: float = 1.0, prefix: str = "val_", world: World | None = None) -> dict[str, float]:
+    world = world or World()
     model.eval()
     total, sums = 0.0, {}
-    for i in range(0, len(split), batch_size):
-        xb, yb = split.x[i:i + batch_size].to(device), split.y[i:i + batch_size].to(device)
+    rows = world.span(len(split))  # each rank scores its own block; the sums are added over ranks
+    for i in range(rows.start, rows.stop, batch_size):
+        j = min(i + batch_size, rows.stop)
+        xb, yb = split.x[i:j].to(device), split.y[i:j].to(device)
         out = model(xb)
         total += loss_fn(out, yb).item() * len(yb)
         for k, v in batch_metrics(out, yb, task).items():
             sums[k] = sums.get(k, 0.0) + v.item()
+    sums = world.sum({**sums, "loss": total})
+    total = sums.pop("loss")
     n = max(len(split), 1)
     return {prefix + "loss": total / n, **_finish(sums, n, prefix, target_scale)}
 
 
 def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Sequence[Callback] = (),
         device: torch.device | str = "cpu", augment: Augment | None = None, seed: int = 0,
-        resume: dict[str, Any] | None = None) -> History:
+        resume: dict[str, Any] | None = None, world: World | None = None) -> History:
     """Train `model` on bundle.train, validating on bundle.val after each epoch.
 
     Args:
@@ -167,24 +197,28 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
         augment: `augment(x, generator) -> x`, applied to each training batch on the device.
         seed: seeds the batch order.
         resume: a state dict from TrainState.state_dict() (last.pt) to continue from.
+        world: the training processes (distributed.World); each trains on its shard under DDP. Default: one.
     Returns:
         The History callback (one row per epoch).
     Raises:
         TrainingError: the loss became NaN or inf (the best weights stay where Checkpoint wrote them).
+        Interrupted: Ctrl-C; the current step finished and callbacks (Checkpoint) saw state.interrupted.
     """
+    world = world or World()
     device = torch.device(device)
     model.to(device)
     if len(bundle.train) == 0 or len(bundle.val) == 0:
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
     loss_fn = make_loss(bundle.task, cfg)
     optimizer = make_optimizer(model, cfg)
-    steps = math.ceil(len(bundle.train) / cfg.batch_size)
+    steps = math.ceil(world.shard_len(len(bundle.train)) / cfg.batch_size)
     scheduler, interval = make_schedule(optimizer, cfg, steps)
     history = History()
     cbs = sorted([history, NaNGuard(), *callbacks], key=lambda cb: cb.order)  # stable: same order kept
     state = TrainState(model, optimizer, scheduler, interval, torch.Generator().manual_seed(seed), cfg.epochs, steps, cbs)
     if resume is not None:
         state.load_state_dict(resume)
+    state.net = world.wrap(model)  # after loading: DDP starts every rank from rank 0's weights
     scale = float(bundle.preprocessing.state.get("target_std", 1.0)) if bundle.task == "regression" else 1.0
     for cb in cbs:
         cb.on_train_begin(state)
@@ -193,11 +227,13 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
             cb.on_epoch_begin(state)
         t0 = time.perf_counter()
         logs: dict[str, float] = {"epoch": state.epoch + 1}
-        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment))
-        if state.failed:
+        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment, world))
+        if state.failed or state.interrupted:
             break
         train_seconds = time.perf_counter() - t0
-        logs.update(evaluate_epoch(model, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale))
+        world.sync_buffers(model)  # batch-norm statistics: every rank evaluates (and rank 0 saves) rank 0's
+        logs.update(evaluate_epoch(model, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
+                                   world=world))
         logs["lr"] = optimizer.param_groups[0]["lr"]
         logs["seconds"] = train_seconds
         if interval == "epoch" and scheduler is not None:
@@ -211,5 +247,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
         cb.on_train_end(state)
     if state.failed:
         raise TrainingError(state.stopped)
+    if state.interrupted:
+        raise Interrupted(f"interrupted at epoch {state.epoch + 1}, after batch {state.step}")
     history.stopped = state.stopped
     return history
