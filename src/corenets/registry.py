@@ -15,6 +15,16 @@ from .errors import ConfigError
 T = TypeVar("T", bound=Callable[..., Any])
 
 
+def import_submodules(package: str, path: list[str], skip: tuple[str, ...] = ()) -> None:
+    """Import every module of a package, so each registers its builders. Loaders import lazily, so it is cheap."""
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(path):
+        if mod.name not in skip:
+            importlib.import_module(f"{package}.{mod.name}")
+
+
 class Registry(Generic[T]):
     """Names to builders. Duplicates and unknown names are errors that list the choices."""
 

@@ -6,11 +6,9 @@ options are what a recipe's ``data:`` section and ``--set data.KEY=VALUE`` accep
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
-from ..registry import Registry
+from ..registry import Registry, import_submodules
 from .bundle import DataBundle, Preprocessing, Split, SplitSpec, infer_task, split_indices
 
 DATASETS: Registry = Registry("dataset")
@@ -18,14 +16,10 @@ _loaded = False
 
 
 def _discover() -> None:
-    """Import every loader module once, so each registers itself. Cheap: loaders import lazily."""
     global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in pkgutil.iter_modules(__path__):
-        if mod.name not in ("bundle", "download"):
-            importlib.import_module(f"{__name__}.{mod.name}")
+    if not _loaded:
+        _loaded = True
+        import_submodules(__name__, __path__, skip=("bundle", "download"))
 
 
 def datasets() -> Registry:

@@ -7,13 +7,11 @@ accept. The module takes a batch shaped (B, *input_shape) and returns (B, num_ou
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 from torch import nn
 
-from ..registry import Registry
+from ..registry import Registry, import_submodules
 
 MODELS: Registry = Registry("model")
 _loaded = False
@@ -21,11 +19,9 @@ _loaded = False
 
 def _discover() -> None:
     global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
+    if not _loaded:
+        _loaded = True
+        import_submodules(__name__, __path__)
 
 
 def models() -> Registry:
