@@ -37,3 +37,21 @@ def test_wrong_view_is_a_clear_error():
         load_dataset("breast_cancer", as_sequence="rows")
     with pytest.raises(ConfigError, match="as_sequence"):
         load_dataset("digits", as_sequence="columns")
+
+
+def test_mnist_lstm_recipe_runs_on_the_format_fixture(tmp_path):
+    """No MNIST offline here: the recipe runs on files in the official IDX format."""
+    import json
+
+    from vision_fixtures import write_mnist_like
+
+    from corenets.config import apply_overrides
+    from corenets.experiment import run_config
+    from corenets.recipes import load_recipe
+
+    folder = write_mnist_like(tmp_path / "idx", n_train=120, n_test=40)
+    cfg = apply_overrides(load_recipe("mnist-lstm"), [f"data.path={folder}", "train.epochs=1", "model.hidden_size=16",
+                                                      f"out={tmp_path / 'runs'}"])
+    run = run_config(cfg, quiet=True)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["data"]["input_shape"] == [28, 28] and m["data"]["test"] == 40
