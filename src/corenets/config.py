@@ -56,6 +56,11 @@ class TrainConfig:
     min_delta: float = 0.0  # the smallest change that counts as an improvement
     restore_best: bool = True  # end with the best weights on `monitor`, not the last
     tensorboard: bool = False  # also log to <run>/tensorboard (needs the [tensorboard] extra)
+    # image batches only, applied on the device each step: e.g. "translate:2,flip,cutout:8" (train/augment.py); "" = none
+    augment: str = ""
+    channels_last: bool = False  # NHWC memory for conv nets: oneDNN's fast path on CPU (about 1.5x for seed_cnn)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast of forward + loss; fp16 needs CUDA (with a grad scaler)
+    tta: Literal["none", "flip"] = "none"  # validation/test logits averaged over the image and its mirror (not for digits)
 
 
 @dataclass

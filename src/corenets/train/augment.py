@@ -113,3 +113,14 @@ def tta_logits(model: torch.nn.Module, x: torch.Tensor, mode: str = "flip") -> t
     if mode != "flip":
         raise ConfigError(f"train.tta={mode!r} is not valid; choose 'none' or 'flip'")
     return (model(x) + model(x.flip(3))) / 2
+
+
+class FlipTTA(torch.nn.Module):
+    """Wraps a model for scoring: logits averaged over each image and its mirror. Weights stay the model's."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.model(x) + self.model(x.flip(3))) / 2

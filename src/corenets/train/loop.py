@@ -18,7 +18,9 @@ from ..data.bundle import DataBundle, Split
 from ..errors import Interrupted, TrainingError
 from .callbacks import Callback, History, NaNGuard
 from .distributed import World
+from .augment import FlipTTA, parse_augment
 from .optim import make_optimizer, make_schedule
+from .precision import autocast, check_precision, grad_scaler, to_memory_format
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -116,13 +118,17 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
         xb, yb = split.x[idx].to(device, non_blocking=True), split.y[idx].to(device, non_blocking=True)
         if augment is not None:
             xb = augment(xb, state.generator)
-        out = state.net(xb)
-        loss = loss_fn(out, yb)
+        xb = to_memory_format(xb, cfg.channels_last)
+        with autocast(device, cfg.precision):
+            out = state.net(xb)
+            loss = loss_fn(out, yb)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        state.scaler.scale(loss).backward()  # the scaler is a pass-through unless precision is fp16
         if cfg.grad_clip > 0:
+            state.scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(state.model.parameters(), cfg.grad_clip)
-        opt.step()
+        state.scaler.step(opt)
+        state.scaler.update()
         if state.interval == "step":
             state.scheduler.step()
         with torch.no_grad():
@@ -206,7 +212,9 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     """
     world = world or World()
     device = torch.device(device)
-    model.to(device)
+    check_precision(cfg.precision, device)
+    model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+    augment = augment or parse_augment(cfg.augment)
     if len(bundle.train) == 0 or len(bundle.val) == 0:
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
     loss_fn = make_loss(bundle.task, cfg)
@@ -219,6 +227,8 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     if resume is not None:
         state.load_state_dict(resume)
     state.net = world.wrap(model)  # after loading: DDP starts every rank from rank 0's weights
+    state.scaler = grad_scaler(device, cfg.precision)
+    scorer = FlipTTA(model) if cfg.tta == "flip" else model  # validation sees what the test will
     scale = float(bundle.preprocessing.state.get("target_std", 1.0)) if bundle.task == "regression" else 1.0
     for cb in cbs:
         cb.on_train_begin(state)
@@ -232,7 +242,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
             break
         train_seconds = time.perf_counter() - t0
         world.sync_buffers(model)  # batch-norm statistics: every rank evaluates (and rank 0 saves) rank 0's
-        logs.update(evaluate_epoch(model, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
+        logs.update(evaluate_epoch(scorer, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
                                    world=world))
         logs["lr"] = optimizer.param_groups[0]["lr"]
         logs["seconds"] = train_seconds
