@@ -1,0 +1,306 @@
+"""Export a run's model to ONNX (checked with onnxruntime) or TorchScript, with its preprocessing as JSON.
+
+    corenets export runs/<run> --format onnx [--out model.onnx]
+
+The batch dimension is dynamic, and so is the sequence length of text models. After
+export the file is run on a real batch of the run's test data (or, when that data
+cannot be loaded, a batch of the right shape and type) and compared with PyTorch;
+the largest absolute difference is printed and must be <= 1e-4.
+
+ONNX uses torch's newer exporter (torch.export, dynamo=True) first and falls back to
+the TorchScript-based one (dynamo=False) where it fails or does not match. Text models
+pack their padded sequences (pack_padded_sequence), which neither exporter
+supports; they are exported through `UnpackedRecurrent`, the same computation without
+packing, and the parity check compares it with the original packed model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import CorenetsError
+
+TOLERANCE = 1e-4
+FORMATS = ("onnx", "torchscript")
+SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+
+
+class ExportError(CorenetsError):
+    """The model could not be exported, or the exported file does not match PyTorch."""
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    preprocessing: Path  # the JSON beside the model
+    exporter: str  # "dynamo", "torchscript-onnx" or "torchscript"
+    max_abs_diff: float
+    checked_on: str  # what the parity batch was
+    shapes: list[tuple[int, ...]]  # the input shapes compared (batch, one row, a shorter sequence)
+
+
+# ------------------------------------------------------------------ text models without packing
+
+
+class UnpackedRecurrent(nn.Module):
+    """A RecurrentNet with an embedding front, computed without pack_padded_sequence.
+
+    Same numbers as the packed original: the real tokens are moved to the front of each
+    row (a scatter, not a sort), every layer runs over the whole padded row, and the
+    backward direction runs over each row's real tokens reversed (a gather), so neither
+    direction ever reads a pad before a real token. Outputs past a row's length are
+    zeroed as pad_packed_sequence does. Stacked and bidirectional layers are split into
+    single-layer, single-direction copies of the original weights.
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        rnn = net.rnn
+        self.embed, self.head, self.readout, self.dirs = net.embed, net.head, net.readout, net.dirs
+        self.hidden = rnn.hidden_size
+        extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+        self.cells = nn.ModuleList()
+        for layer in range(rnn.num_layers):
+            for d in range(self.dirs):
+                size = rnn.input_size if layer == 0 else rnn.hidden_size * self.dirs
+                cell = type(rnn)(size, rnn.hidden_size, num_layers=1, bias=rnn.bias, batch_first=True, **extra)
+                sfx = "_reverse" if d else ""
+                with torch.no_grad():
+                    for name in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ()):
+                        getattr(cell, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{layer}{sfx}"))
+                self.cells.append(cell)
+        self.eval()
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        real = ids != 0  # (B, T); pad id 0
+        ones = real.long()  # int64 before cumsum: ONNX CumSum takes no booleans
+        n_real = ones.sum(1, keepdim=True)  # (B, 1)
+        # stable compaction: real token k goes to k, pads after them
+        pos = torch.where(real, ones.cumsum(1) - 1, n_real + (1 - ones).cumsum(1) - 1)
+        ids = torch.zeros_like(ids).scatter(1, pos, ids)
+        lengths = n_real.clamp(min=1)  # an empty row reads one pad step, as the packed model does
+        t = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)  # (1, T)
+        valid = t < lengths  # (B, T)
+        rev = torch.where(valid, lengths - 1 - t, t)  # reverses the first `length` steps of each row
+        x = self.embed(ids)  # (B, T, E)
+        for layer in range(len(self.cells) // self.dirs):
+            fwd, _ = self.cells[layer * self.dirs](x)  # (B, T, H)
+            outs = [fwd]
+            if self.dirs == 2:
+                idx = rev.unsqueeze(-1).expand(-1, -1, x.shape[-1])
+                bwd, _ = self.cells[layer * self.dirs + 1](x.gather(1, idx))
+                outs.append(bwd.gather(1, rev.unsqueeze(-1).expand(-1, -1, bwd.shape[-1])))  # back to time order
+            x = torch.cat(outs, -1) * valid.unsqueeze(-1).to(x.dtype)  # (B, T, D*H), zeros past length
+        h = self.hidden
+        if self.readout == "last":
+            last = x.gather(1, (lengths - 1).unsqueeze(-1).expand(-1, 1, x.shape[-1])).squeeze(1)  # (B, D*H)
+            feats = last if self.dirs == 1 else torch.cat([last[:, :h], x[:, 0, h:]], -1)  # backward ends at t=0
+        elif self.readout == "mean":
+            feats = x.sum(1) / lengths.to(x.dtype)
+        else:
+            feats = x.masked_fill(~valid.unsqueeze(-1), float("-inf")).amax(1)
+        return self.head(feats)
+
+
+def exportable(model: nn.Module) -> nn.Module:
+    """The module exporters are given: the model itself, or its unpacked twin for token-id recurrent nets."""
+    if getattr(model, "embed", None) is not None and hasattr(model, "rnn"):
+        return UnpackedRecurrent(model)
+    return model
+
+
+# ------------------------------------------------------------------ parity batches
+
+
+def parity_batch(run, n: int = 32) -> tuple[torch.Tensor, str]:
+    """A real batch: the first `n` test inputs of the run's data; else a synthetic one of the right shape."""
+    try:
+        from .experiment import load_data
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x = load_data(run.config).test.x[:n]
+        return x, f"{len(x)} test inputs of {run.spec.get('meta', {}).get('dataset')}"
+    except (CorenetsError, OSError) as e:
+        g = torch.Generator().manual_seed(0)
+        shape = (n, *run.spec["input_shape"])
+        if run.spec["model"]["options"].get("vocab_size", 0) > 0:
+            vocab = run.spec["model"]["options"]["vocab_size"]
+            x = torch.randint(1, vocab, shape, generator=g)
+            x[::2, shape[1] // 2:] = 0  # half the rows padded
+        else:
+            x = torch.randn(shape, generator=g)
+        return x, f"{n} synthetic inputs (the test data could not be loaded: {str(e)[:100]})"
+
+
+def _variants(x: torch.Tensor, seq: bool) -> list[torch.Tensor]:
+    """The batch, one row of it, and for text a shorter sequence: the dynamic axes must all work."""
+    out = [x, x[:1]]
+    if seq and x.shape[1] > 2:
+        out.append(x[:, : max(2, x.shape[1] // 2)].contiguous())
+    return out
+
+
+def _max_diff(run_fn, module: nn.Module, xs: list[torch.Tensor]) -> float:
+    worst = 0.0
+    with torch.inference_mode():
+        for x in xs:
+            ref = module(x).float().numpy()
+            got = np.asarray(run_fn(x), dtype=np.float32)
+            if got.shape != ref.shape:
+                raise ExportError(f"the exported model returned shape {got.shape} for input {tuple(x.shape)}, PyTorch {ref.shape}")
+            worst = max(worst, float(np.abs(got - ref).max()))
+    return worst
+
+
+# ------------------------------------------------------------------ exporters
+
+
+def _onnx_export(module: nn.Module, x: torch.Tensor, path: Path, dynamo: bool, seq: bool) -> None:
+    import logging
+
+    kw: dict[str, Any] = {"input_names": ["input"], "output_names": ["output"]}
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)  # the exporter logs its progress and the torchvision ops it skips
+    quiet = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            warnings.simplefilter("ignore")
+            if dynamo:
+                from torch.export import Dim
+
+                shapes = {0: Dim("batch", min=1, max=65536)}
+                if seq:
+                    shapes[1] = Dim("sequence", min=2, max=65536)
+                torch.onnx.export(module, (x,), str(path), dynamo=True, external_data=False,
+                                  dynamic_shapes=(shapes,), verbose=False, **kw)
+            else:
+                axes = {0: "batch", 1: "sequence"} if seq else {0: "batch"}
+                torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=17,
+                                  dynamic_axes={"input": axes, "output": {0: "batch"}}, **kw)
+    finally:
+        log.setLevel(level)
+
+
+def _onnx_runner(path: Path):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {name: x.numpy()})[0]
+
+
+def _torchscript_export(module: nn.Module, x: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still the simplest file C++ can load
+        traced = torch.jit.trace(module, (x,), check_trace=False)
+        torch.jit.save(traced, str(path))
+
+
+def _torchscript_runner(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = torch.jit.load(str(path), map_location="cpu")
+    return lambda x: m(x).detach().numpy()
+
+
+def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None, exporter: str = "auto",
+               batch: int = 32) -> ExportResult:
+    """Export a run folder's model and check it against PyTorch.
+
+    Args:
+        run_dir: a folder made by `corenets run`.
+        fmt: "onnx" or "torchscript".
+        out: the model file (default <run>/model.onnx or <run>/model.torchscript.pt); the preprocessing JSON
+            is written beside it as <stem>.preprocessing.json.
+        exporter: for ONNX, "auto" (dynamo, then the TorchScript-based exporter), "dynamo" or "torchscript".
+        batch: rows in the parity batch.
+    Returns:
+        An ExportResult with the paths, the exporter used and the max abs difference.
+    """
+    from .data import datasets
+    from .runs import load_run
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if exporter not in ("auto", "dynamo", "torchscript"):
+        raise ExportError(f"unknown exporter '{exporter}'; choose one of: auto, dynamo, torchscript")
+    if fmt == "onnx":
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise ExportError("ONNX export needs the [export] extra: pip install 'corenets[export]'") from None
+    datasets()  # registers every Preprocessing kind before model.pt names one
+    run = load_run(run_dir)
+    path = Path(out) if out else run.path / f"model{SUFFIX[fmt]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x, checked_on = parity_batch(run, batch)
+    seq = not x.is_floating_point() and x.ndim == 2  # token ids: the sequence length is dynamic too
+    module = exportable(run.model.eval()).eval()
+    xs = _variants(x, seq)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tries = {"onnx": {"auto": ["dynamo", "torchscript-onnx"], "dynamo": ["dynamo"], "torchscript": ["torchscript-onnx"]}[exporter],
+             "torchscript": ["torchscript"]}[fmt]
+    failures = []
+    try:
+        for name in tries:
+            try:
+                if name == "torchscript":
+                    _torchscript_export(module, x, tmp)
+                    runner = _torchscript_runner(tmp)
+                else:
+                    _onnx_export(module, x, tmp, dynamo=name == "dynamo", seq=seq)
+                    runner = _onnx_runner(tmp)
+                # the reference is the original run.model, so the unpacked twin is checked too
+                diff = _max_diff(runner, run.model, xs)
+            except Exception as e:  # noqa: BLE001 - exporters raise many kinds; the next one is tried
+                failures.append(f"{name}: {type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}")
+                continue
+            if diff <= TOLERANCE:
+                os.replace(tmp, path)
+                pre = _write_preprocessing(run, path, fmt, seq)
+                return ExportResult(path, pre, name, diff, checked_on, [tuple(v.shape) for v in xs])
+            failures.append(f"{name}: max abs difference {diff:.3g} > {TOLERANCE:g}")
+    finally:
+        tmp.unlink(missing_ok=True)
+    raise ExportError(f"could not export {run.path.name} ({run.spec['model']['name']}) to {fmt}: " + "; ".join(failures))
+
+
+def _write_preprocessing(run, model_path: Path, fmt: str, seq: bool) -> Path:
+    """What another program must do before and after the model, as JSON (the Preprocessing state, in full)."""
+    from .runs import write_json
+
+    spec = run.spec
+    task = run.task
+    after = {"multiclass": "softmax over the outputs; index i is classes[i]",
+             "binary": "sigmoid of the single output = P(classes[1])",
+             "regression": "value * state.target_std + state.target_mean (the user's units)"}[task]
+    doc = {
+        "input": {"name": "input", "shape": ["batch", *(["sequence"] if seq else spec["input_shape"])],
+                  "dtype": "int64" if seq else "float32"},
+        "output": {"name": "output", "shape": ["batch", spec["num_outputs"]], "meaning": "logits" if task != "regression" else "scaled value",
+                   "postprocess": after},
+        "task": task,
+        "classes": run.classes,
+        "preprocessing": run.preprocessing.to_dict(),
+        "recipe": spec.get("recipe"),
+        "model": spec["model"],
+        "corenets_version": spec.get("corenets_version"),
+    }
+    # one file for both formats (their inputs and outputs are the same): model.onnx -> model.preprocessing.json
+    out = model_path.with_name(model_path.name.removesuffix(SUFFIX[fmt]).removesuffix(model_path.suffix) + ".preprocessing.json")
+    write_json(out, doc)
+    return out

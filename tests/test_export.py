@@ -1,0 +1,119 @@
+"""ONNX and TorchScript export: every model family, checked against PyTorch (max abs diff <= 1e-4)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tiny_runs import image_run, table_run, text_run
+
+from corenets.cli import main
+from corenets.export import TOLERANCE, ExportError, UnpackedRecurrent, export_run
+
+FAMILIES = [  # (id, builder, kwargs)
+    ("mlp", table_run, {"model": "mlp", "options": {"hidden": [16, 8], "batch_norm": True}}),
+    ("seed_cnn", image_run, {"model": "seed_cnn"}),
+    ("cnn_bn", image_run, {"model": "cnn_bn", "shape": (3, 32, 32), "options": {"widths": [8, 16]}}),
+    ("resnet_fast", image_run, {"model": "resnet_fast", "shape": (3, 32, 32), "options": {"width": 8}}),
+    ("rnn", image_run, {"model": "rnn", "options": {"hidden_size": 8}}),
+    ("lstm-stacked-bi", image_run, {"model": "lstm", "options": {"hidden_size": 8, "layers": 2, "bidirectional": True}}),
+    ("gru-stacked-bi-mean", image_run, {"model": "gru", "options": {"hidden_size": 8, "layers": 2, "bidirectional": True,
+                                                                      "readout": "mean"}}),
+    ("text-lstm", text_run, {"model": "lstm"}),
+    ("text-gru-stacked-bi-max", text_run, {"model": "gru", "options": {"layers": 2, "bidirectional": True, "readout": "max"}}),
+]
+
+
+# The TorchScript-based ONNX exporter takes ~1 s a model, torch.export (dynamo) 3-20 s: CI runs every family with
+# the first and three families with dynamo (the default); `pytest -m slow` runs dynamo on every family.
+FAST_DYNAMO = {"mlp", "seed_cnn", "text-lstm"}
+CASES = [pytest.param(f, "torchscript", id=f"{f[0]}-torchscript") for f in FAMILIES] + [
+    pytest.param(f, "dynamo", id=f"{f[0]}-dynamo", marks=() if f[0] in FAST_DYNAMO else pytest.mark.slow)
+    for f in FAMILIES
+]
+
+
+@pytest.mark.parametrize("family,exporter", CASES)
+def test_onnx_parity_every_family(tmp_path, family, exporter):
+    pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
+    pytest.importorskip("onnxscript", reason="torch's ONNX exporter needs onnxscript")
+    name, build, kw = family
+    run = build(tmp_path, **kw)
+    r = export_run(run, "onnx", exporter=exporter)
+    assert r.exporter == ("dynamo" if exporter == "dynamo" else "torchscript-onnx")
+    assert r.path == run / "model.onnx" and r.path.stat().st_size > 1000
+    assert r.max_abs_diff <= TOLERANCE
+    assert r.shapes[1][0] == 1  # one row as well as the batch: the batch axis is dynamic
+    if name.startswith("text"):
+        assert r.shapes[2][1] < r.shapes[0][1]  # a shorter sequence: the sequence axis is dynamic
+    doc = json.loads(r.preprocessing.read_text())
+    assert doc["preprocessing"]["kind"] in ("image", "text", "table")
+    assert doc["input"]["dtype"] == ("int64" if name.startswith("text") else "float32")
+
+
+@pytest.mark.parametrize("family", [FAMILIES[1], FAMILIES[6], FAMILIES[8]], ids=["seed_cnn", "gru-bi", "text-gru-bi"])
+def test_torchscript_parity(tmp_path, family):
+    _, build, kw = family
+    run = build(tmp_path, **kw)
+    r = export_run(run, "torchscript")
+    assert r.path.name == "model.torchscript.pt" and r.exporter == "torchscript"
+    assert r.max_abs_diff <= TOLERANCE
+    loaded = torch.jit.load(str(r.path))
+    x = torch.randn(3, 1, 28, 28) if kw["model"] != "gru" or build is image_run else torch.tensor([[2, 3, 0, 0], [4, 0, 0, 0]])
+    with torch.inference_mode():
+        from corenets.runs import load_run
+
+        assert torch.allclose(loaded(x), load_run(run).model(x), atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"bidirectional": True}, {"layers": 3, "bidirectional": True, "readout": "mean"}, {"readout": "max"},
+], ids=["uni-last", "bi-last", "stacked-bi-mean", "max"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_unpacked_twin_equals_packed_model(tmp_path, cell, options):
+    """The export path for text models computes what the packed model computes, for any padding layout."""
+    run = text_run(tmp_path, model=cell, options=options)
+    from corenets.runs import load_run
+
+    net = load_run(run).model
+    ids = torch.tensor([[5, 3, 7, 0, 0, 0], [0, 0, 4, 0, 9, 2], [0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    with torch.inference_mode():
+        assert torch.allclose(UnpackedRecurrent(net)(ids), net(ids), atol=1e-6)
+
+
+def test_cli_export_prints_the_difference(tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
+    run = table_run(tmp_path, options={"hidden": [8]})
+    out = tmp_path / "exported" / "tabular.onnx"
+    assert main(["export", str(run), "--format", "onnx", "--out", str(out), "--exporter", "torchscript"]) == 0
+    text = capsys.readouterr().out
+    assert "max abs difference vs PyTorch" in text and "torchscript-onnx" in text
+    assert out.is_file() and (out.parent / "tabular.preprocessing.json").is_file()
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[0] == "batch"
+
+
+def test_real_batch_from_a_trained_run(tmp_path):
+    """A run made by `corenets run` is checked on its own test inputs, not on noise."""
+    pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
+    from corenets.config import RunConfig, apply_overrides
+    from corenets.experiment import run_config
+
+    cfg = apply_overrides(RunConfig(name="digits-mlp"), ["data.name=digits", "model.name=mlp", "model.hidden=[16]",
+                                                        "train.epochs=1", f"out={tmp_path}"])
+    run = run_config(cfg, quiet=True)
+    r = export_run(run, "onnx", exporter="torchscript")
+    assert r.checked_on.startswith("32 test inputs of digits") and r.max_abs_diff <= TOLERANCE
+
+
+def test_bad_format_and_missing_run(tmp_path):
+    with pytest.raises(ExportError, match="choose one of: onnx, torchscript"):
+        export_run(tmp_path, "tflite")
+    from corenets.errors import RunFolderError
+
+    with pytest.raises(RunFolderError, match="no model.pt"):
+        export_run(tmp_path, "torchscript")
