@@ -74,6 +74,7 @@ class RunConfig:
     out: str = "runs"  # parent folder of run folders
     cv: int = 0  # K-fold cross-validation when >= 2 (tabular datasets)
     fold: int = 0  # with cv: 0 runs every fold; k in 1..cv runs fold k alone (how each fold folder repeats itself)
+    engine: Literal["torch", "scratch"] = "torch"  # scratch: train the mlp with the NumPy engine (corenets.scratch)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -73,6 +73,10 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
     """Train and evaluate one config; returns the run folder. With cfg.cv >= 2 and fold 0, runs every fold."""
     if cfg.cv >= 2 and cfg.fold == 0:
         return run_cv(cfg, quiet=quiet)
+    if cfg.engine == "scratch":  # the NumPy engine trains; data, metrics and run folder stay the same
+        from .experiment_scratch import run_scratch_config
+
+        return run_scratch_config(cfg, resume=resume, quiet=quiet)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, cfg.deterministic)
@@ -183,7 +187,11 @@ def model_summary(model: torch.nn.Module, bundle: DataBundle) -> str:
 
 def evaluate_model(model: torch.nn.Module, bundle: DataBundle, run_dir: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Test metrics with baselines, and their plots, from the model as it is now."""
-    out = predict_outputs(model, bundle.test.x, 1024, device).numpy()
+    return evaluate_outputs(predict_outputs(model, bundle.test.x, 1024, device).numpy(), bundle, run_dir)
+
+
+def evaluate_outputs(out: np.ndarray, bundle: DataBundle, run_dir: Path) -> dict[str, Any]:
+    """Test metrics and plots from the model's raw test outputs (N, num_outputs), whichever engine made them."""
     y = bundle.test.y.numpy()
     plot_dir = run_dir / "plots"
     if "series" in bundle.meta:  # price_csv: RMSE/MAE/MAPE in prices beside persistence (evaluate/forecast.py)
