@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -43,6 +45,11 @@ def test_run_recipe_writes_a_full_run_folder(tmp_path):
     assert m["engine"] == "scratch" and m["epochs_run"] == 3 and m["test"]["accuracy"] > 0.85
     assert "engine: scratch" in (run_dir / "config.yaml").read_text()
     assert "Linear" in (run_dir / "summary.txt").read_text()
+    # a fresh process (no loader imported yet) re-evaluates it with torch: model.pt is an ordinary mlp checkpoint
+    done = subprocess.run([sys.executable, "-m", "corenets", "evaluate", str(run_dir)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
+    assert again == pytest.approx(m["test"]["accuracy"], abs=1e-9)
 
 
 @pytest.mark.parametrize("sets,words", [

@@ -253,8 +253,10 @@ class Run:
             hint = " (a cross-validation parent: load one of its fold-* folders)" if (self.path / "fold-1").is_dir() else ""
             raise RunFolderError(f"{self.path} has no model.pt{hint}; give a folder made by `corenets run`")
         self.spec = load_checkpoint(self.path / "model.pt")
+        from .data import datasets
         from .data.bundle import Preprocessing
 
+        datasets()  # imports every loader module, so each Preprocessing kind (image, table, ...) is registered
         self.preprocessing = Preprocessing.from_dict(self.spec["preprocessing"])
         self.model = build_model_from_spec(self.spec, self.path / "model.pt")
         self.task: str = self.spec["task"]
