@@ -30,7 +30,11 @@ FAMILIES = [  # (id, builder, kwargs)
 # the first and three families with dynamo (the default); `pytest -m slow` runs dynamo on every family.
 FAST_DYNAMO = {"mlp", "seed_cnn", "text-lstm"}
 CASES = [pytest.param(f, "torchscript", id=f"{f[0]}-torchscript") for f in FAMILIES] + [
-    pytest.param(f, "dynamo", id=f"{f[0]}-dynamo", marks=() if f[0] in FAST_DYNAMO else pytest.mark.slow)
+    pytest.param(f, "dynamo", id=f"{f[0]}-dynamo", marks=(() if f[0] in FAST_DYNAMO else (pytest.mark.slow,)) + (
+        # measured with torch 2.13: torch.export fixes the sequence length after a stacked GRU over tokens, which
+        # the shorter-sequence check catches; exporter "auto" then falls back to the TorchScript-based exporter
+        (pytest.mark.xfail(reason="torch.export specialises the sequence axis of a stacked text GRU", strict=True),)
+        if f[0] == "text-gru-stacked-bi-max" else ()))
     for f in FAMILIES
 ]
 
@@ -81,6 +85,28 @@ def test_unpacked_twin_equals_packed_model(tmp_path, cell, options):
     ids = torch.tensor([[5, 3, 7, 0, 0, 0], [0, 0, 4, 0, 9, 2], [0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
     with torch.inference_mode():
         assert torch.allclose(UnpackedRecurrent(net)(ids), net(ids), atol=1e-6)
+
+
+def test_auto_falls_back_when_the_newer_exporter_fails(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
+    import corenets.export as ex
+
+    real = ex._onnx_export
+
+    def dynamo_breaks(module, x, path, dynamo, seq):
+        if dynamo:
+            raise RuntimeError("pretend torch.export cannot trace this model")
+        return real(module, x, path, dynamo, seq)
+
+    monkeypatch.setattr(ex, "_onnx_export", dynamo_breaks)
+    r = export_run(text_run(tmp_path, model="gru", options={"layers": 2}), "onnx")
+    assert r.exporter == "torchscript-onnx" and r.max_abs_diff <= TOLERANCE
+    def nothing_works(*args, **kwargs):
+        raise RuntimeError("nothing works")
+
+    monkeypatch.setattr(ex, "_onnx_export", nothing_works)
+    with pytest.raises(ExportError, match="dynamo: RuntimeError: nothing works; torchscript-onnx: RuntimeError"):
+        export_run(image_run(tmp_path), "onnx")
 
 
 def test_cli_export_prints_the_difference(tmp_path, capsys):
