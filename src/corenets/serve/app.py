@@ -1,0 +1,160 @@
+"""The FastAPI app (imported only when serving, so FastAPI stays an optional extra): GET / (one offline page), POST /predict, GET /health, GET /info; docs at /docs.
+
+Every refusal is a JSON body {"error": "..."} with a 4xx status; an unexpected failure is a
+500 with the same shape, and the server keeps serving either way. The body size is
+counted as it arrives (not trusted from Content-Length alone), so a chunked upload
+cannot get past the limit either.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.datastructures import UploadFile
+
+from .model import InputError, ServedModel
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_FILES = 64  # images per request; more is a batch job, not a web request
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over `limit` bytes with 413, by header and by counting."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send, int(length))
+        seen, started = 0, False
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        async def tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, seen)
+
+    async def _refuse(self, send, size: int) -> None:
+        mb = self.limit / 2**20
+        body = json.dumps({"error": f"the upload is {size / 2**20:.1f} MB or more, over the server's limit of {mb:g} MB; "
+                                    "send a smaller file (or start the server with a larger --max-upload-mb)"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int = 40_000_000, top_k: int = 5):
+    """A FastAPI app serving one run folder.
+
+    Args:
+        run_dir: a folder made by `corenets run`; its model is loaded once, here.
+        max_upload_mb: request bodies larger than this are refused with 413.
+        max_pixels: images with more pixels are refused with 413 before decoding (decompression bombs).
+        top_k: classes returned per input.
+    Returns:
+        The app; run it with uvicorn, or test it with fastapi.testclient.TestClient.
+    """
+    served = ServedModel(run_dir, max_pixels=max_pixels, top_k=top_k)
+    app = FastAPI(title=f"corenets: {served.card['run']}", version=str(served.card.get("corenets_version")),
+                  description=f"{served.card['model']} on {served.card['dataset']}. {served.hint()}.")
+    app.state.served = served
+    app.add_middleware(BodyLimit, limit=int(max_upload_mb * 2**20))
+
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, e: InputError):
+        return JSONResponse({"error": str(e)}, status_code=e.status)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, e: Exception):  # pragma: no cover - a bug, but still JSON and still serving
+        return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "run": served.card["run"]}
+
+    @app.get("/info")
+    def info() -> dict[str, Any]:
+        """The model card: recipe, dataset, classes, test metrics, parameter count, date trained, expected input."""
+        return served.card
+
+    @app.post("/predict")
+    async def predict(request: Request) -> dict[str, Any]:
+        """Images or a CSV as multipart field `file` (repeat it for a batch); JSON for text, rows and prices."""
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            try:
+                form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+            except _TooLarge:
+                raise
+            except Exception as e:  # noqa: BLE001 - starlette raises several kinds for a malformed body
+                raise InputError(f"the multipart body could not be read ({e})", 400) from None
+            files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
+            if not files:
+                raise InputError(f"no file in the form field 'file'; {served.hint()}")
+            uploads = [(f.filename or f"file {i + 1}", await f.read()) for i, f in enumerate(files)]
+            await form.close()
+            return await run_in_threadpool(_from_files, served, uploads)
+        if ctype in ("application/json", ""):
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw else None
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise InputError(f"the body is not valid JSON ({e}); {served.hint()}", 400) from None
+            return await run_in_threadpool(_from_json, served, body)
+        raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
+
+    return app
+
+
+def _from_files(served: ServedModel, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
+    names = [n for n, _ in uploads]
+    if served.kind == "image":
+        return served.predict(served.image_batch(uploads), names)
+    if served.kind == "text":
+        texts = [line for _, data in uploads for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+        return served.predict(served.texts({"texts": texts}) if texts else served.texts({"texts": [""]}))
+    if len(uploads) != 1:
+        raise InputError(f"send one CSV file, got {len(uploads)}")
+    if served.kind == "series":
+        return served.predict(served.series(csv=uploads[0][1]), names)
+    return served.predict(served.table(csv=uploads[0][1]))
+
+
+def _from_json(served: ServedModel, body: Any) -> dict[str, Any]:
+    if served.kind == "image":
+        raise InputError(f"images are sent as files, not JSON; {served.hint()}", 415)
+    if served.kind == "text":
+        return served.predict(served.texts(body))
+    if served.kind == "series":
+        return served.predict(served.series(body))
+    return served.predict(served.table(body))
