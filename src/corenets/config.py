@@ -128,7 +128,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise bad
         item = args[0] if args else Any
-        out = [coerce(v, item, key) for v in value]
+        try:
+            out = [coerce(v, item, key) for v in value]
+        except ConfigError:
+            raise bad from None
         return tuple(out) if origin is tuple else out
     if origin is dict:
         if not isinstance(value, dict):

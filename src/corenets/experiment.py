@@ -60,7 +60,10 @@ def check_resume(cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
     runs.resumable(run_dir)
     saved = _flat(to_dict(load_yaml(run_dir / "config.yaml")))
     now = _flat(to_dict(cfg))
-    diff = sorted(k for k in set(saved) | set(now) if k not in RESUME_FREE and saved.get(k) != now.get(k))
+    free = set(RESUME_FREE)
+    if now.get("train.schedule") in ("cosine", "onecycle"):
+        free.discard("train.epochs")  # these schedules are laid out over the planned length; it cannot change midway
+    diff = sorted(k for k in set(saved) | set(now) if k not in free and saved.get(k) != now.get(k))
     if diff:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in diff[:5])
         raise RunFolderError(f"cannot resume {run_dir}: it was made by a different config ({shown}); resume with "
