@@ -53,3 +53,9 @@ def test_predict_missing_file_and_bomb(run_dir, tmp_path, capsys, monkeypatch):
     rc = main(["predict", str(run_dir), str(tmp_path / "missing.png"), str(tmp_path / "big.png"), "--json"])
     res = json.loads(capsys.readouterr().out)
     assert rc == 1 and "no such file" in res[0]["error"] and "decompression bomb" in res[1]["error"]
+
+
+def test_image_run_report_has_vision_plots(run_dir):
+    names = {p.name for p in (run_dir / "plots").glob("*.png")}
+    assert {"samples.png", "top_losses.png", "per_class_accuracy.png", "roc.png", "confusion.png"} <= names
+    assert "Accuracy per class" in (run_dir / "report.html").read_text()

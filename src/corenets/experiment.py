@@ -213,6 +213,10 @@ def evaluate_outputs(out: np.ndarray, bundle: DataBundle, run_dir: Path) -> dict
     result = M.classification_metrics(y, proba, bundle.classes, bundle.train.y.numpy())
     plots.confusion(result["confusion_matrix"], bundle.classes, plot_dir / "confusion.png")
     plots.roc(y, proba, bundle.classes, plot_dir / "roc.png")
+    if bundle.preprocessing.kind == "image":  # sample grid, top losses, per-class accuracy
+        from .evaluate.vision_plots import vision_plots
+
+        vision_plots(bundle.test.x.numpy(), y, proba, bundle.classes, bundle.preprocessing.state, plot_dir)
     return result
 
 

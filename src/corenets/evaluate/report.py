@@ -18,6 +18,9 @@ CAPTIONS = {
     "curves.png": "Loss and metric per epoch, train vs validation",
     "confusion.png": "Confusion matrix on the test set",
     "roc.png": "ROC curves on the test set",
+    "per_class_accuracy.png": "Accuracy per class on the test set",
+    "samples.png": "Test images: predicted (true); wrong ones in red",
+    "top_losses.png": "The most confident mistakes: predicted / true, and the probability given to the prediction",
     "predicted_vs_actual.png": "Predicted vs actual on the test set",
 }
 
