@@ -146,6 +146,7 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
     if not world.is_main:
         world.close()
         return None
+    runs.write_history(run_dir / "history.csv", history.rows)  # a kill between last.pt and history.csv lost the last row
     if tcfg.restore_best and (run_dir / "model.pt").is_file():
         model.load_state_dict(runs.load_checkpoint(run_dir / "model.pt")["state_dict"])
     else:  # the last weights are the answer: model.pt must hold them

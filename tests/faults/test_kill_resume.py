@@ -92,3 +92,17 @@ def test_folder_killed_before_its_first_checkpoint_is_not_resumable(cli, tmp_pat
 
     with pytest.raises(RunFolderError, match="not resumable.*no last.pt"):
         resumable(folder)
+
+
+def test_kill_between_last_pt_and_history_csv_of_the_final_epoch(cli, reference, tmp_path):
+    """The last epoch's last.pt is on disk but history.csv still lacks its row: the resume writes it back."""
+    import shutil
+
+    from corenets import cli as cli_module
+
+    folder = Path(shutil.copytree(reference, tmp_path / reference.name))
+    lines = (folder / "history.csv").read_text().splitlines()
+    (folder / "history.csv").write_text("\n".join(lines[:-1]) + "\n")
+    (folder / "metrics.json").unlink()
+    assert cli_module.main(["run", "--resume", str(folder), *cli.TINY, "--quiet"]) == 0
+    assert cli.outcome(folder) == cli.outcome(reference)
