@@ -9,7 +9,7 @@ import torch
 
 import corenets as cn
 from corenets.config import TrainConfig
-from corenets.data import load_dataset
+from corenets.data import Split, load_dataset
 from corenets.errors import ConfigError
 from corenets.models import create_model
 from corenets.train.loop import fit
@@ -38,19 +38,20 @@ def test_vision_recipe_end_to_end_on_format_fixture(tmp_path, recipe):
 def _digits_fit(**train):
     torch.manual_seed(0)
     b = load_dataset("digits")
+    b.train = Split(b.train.x[:600], b.train.y[:600])  # small enough for the fast suite
     model = create_model("small_cnn", b.input_shape, b.num_outputs)
-    hist = fit(model, b, TrainConfig(epochs=2, batch_size=64, lr=3e-3, **train), seed=0)
+    hist = fit(model, b, TrainConfig(epochs=1, batch_size=32, lr=3e-3, **train), seed=0)
     return hist.rows[-1]
 
 
 def test_engine_options_train_a_cnn():
     base = _digits_fit()
-    assert base["val_accuracy"] > 0.8
+    assert base["val_accuracy"] > 0.6
     # channels_last changes memory layout only: the same numbers up to float rounding
     cl = _digits_fit(channels_last=True)
     assert abs(cl["val_loss"] - base["val_loss"]) < 1e-3
     aug = _digits_fit(augment="translate:1,cutout:2", precision="bf16", tta="flip")
-    assert aug["val_accuracy"] > 0.5 and aug["train_loss"] != base["train_loss"]
+    assert aug["val_accuracy"] > 0.3 and aug["train_loss"] != base["train_loss"]
 
 
 def test_fp16_needs_cuda_and_bad_augment_spec_is_caught():
