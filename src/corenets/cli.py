@@ -202,7 +202,7 @@ def cmd_evaluate(args) -> int:
 
     run = load_run(args.run)
     bundle = load_data(run.config)
-    test = evaluate_model(run.model, bundle, run.path)
+    test = evaluate_model(run.model, bundle, run.path, tta=run.config.train.tta)
     m = run.metrics
     m["test"] = test
     write_json(run.path / "metrics.json", m)

@@ -151,7 +151,7 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         model.load_state_dict(runs.load_checkpoint(run_dir / "model.pt")["state_dict"])
     else:  # the last weights are the answer: model.pt must hold them
         save_best(model, len(history.rows))
-    test = evaluate_model(model, bundle, run_dir, device)
+    test = evaluate_model(model, bundle, run_dir, device, tta=tcfg.tta)
     rows = history.rows
     info = {
         "recipe": cfg.name, "description": cfg.description, "task": bundle.task, "test": test,
@@ -189,9 +189,13 @@ def model_summary(model: torch.nn.Module, bundle: DataBundle) -> str:
         return f"{model}\n\n(torchinfo could not trace this model: {e})\nparameters: {count_parameters(model)}"
 
 
-def evaluate_model(model: torch.nn.Module, bundle: DataBundle, run_dir: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Test metrics with baselines, and their plots, from the model as it is now."""
-    return evaluate_outputs(predict_outputs(model, bundle.test.x, 1024, device).numpy(), bundle, run_dir)
+def evaluate_model(model: torch.nn.Module, bundle: DataBundle, run_dir: Path, device: torch.device | str = "cpu",
+                   tta: str = "none") -> dict[str, Any]:
+    """Test metrics with baselines, and their plots, from the model as it is now (tta="flip": mirrored images too)."""
+    from .train.augment import FlipTTA
+
+    scorer = FlipTTA(model) if tta == "flip" else model
+    return evaluate_outputs(predict_outputs(scorer, bundle.test.x, 1024, device).numpy(), bundle, run_dir)
 
 
 def evaluate_outputs(out: np.ndarray, bundle: DataBundle, run_dir: Path) -> dict[str, Any]:
