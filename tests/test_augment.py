@@ -59,6 +59,8 @@ def test_parse_errors_name_the_problem():
         parse_augment("rotate:10")
     with pytest.raises(ConfigError, match="whole number of pixels"):
         parse_augment("cutout:big")
+    with pytest.raises(ConfigError, match="flip is wrong for digits"):
+        parse_augment("translate:1,flip", dataset="digits")
     with pytest.raises(ConfigError, match="takes no argument"):
         parse_augment("flip:2")
     with pytest.raises(ConfigError, match=r"image batches \(B, C, H, W\)"):

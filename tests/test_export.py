@@ -31,9 +31,10 @@ FAMILIES = [  # (id, builder, kwargs)
 FAST_DYNAMO = {"mlp", "seed_cnn", "text-lstm"}
 CASES = [pytest.param(f, "torchscript", id=f"{f[0]}-torchscript") for f in FAMILIES] + [
     pytest.param(f, "dynamo", id=f"{f[0]}-dynamo", marks=(() if f[0] in FAST_DYNAMO else (pytest.mark.slow,)) + (
-        # measured with torch 2.13: torch.export fixes the sequence length after a stacked GRU over tokens, which
-        # the shorter-sequence check catches; exporter "auto" then falls back to the TorchScript-based exporter
-        (pytest.mark.xfail(reason="torch.export specialises the sequence axis of a stacked text GRU", strict=True),)
+        # torch 2.13: torch.export sometimes fixes the sequence length of a stacked GRU over tokens (it passes when
+        # it is the process's first export, fails after others); the shorter-sequence check catches it, and
+        # exporter "auto" then falls back to the TorchScript-based exporter
+        (pytest.mark.xfail(reason="torch.export may specialise the sequence axis of a stacked text GRU", strict=False),)
         if f[0] == "text-gru-stacked-bi-max" else ()))
     for f in FAMILIES
 ]

@@ -21,6 +21,7 @@ import torch
 from ..errors import ConfigError
 
 OPS = {"translate": True, "crop": True, "flip": False, "cutout": True}  # op -> takes a pixel argument
+NO_FLIP = {"digits", "mnist"}  # a mirrored 2, 3 or 7 is not a digit: flipping would teach wrong labels
 
 
 class Augment:
@@ -46,8 +47,11 @@ class Augment:
         return x
 
 
-def parse_augment(spec: str) -> Augment | None:
-    """"translate:2,flip" -> Augment; "" or "none" -> None. Bad specs are ConfigErrors listing the ops."""
+def parse_augment(spec: str, dataset: str | None = None) -> Augment | None:
+    """"translate:2,flip" -> Augment; "" or "none" -> None. Bad specs are ConfigErrors listing the ops.
+
+    `dataset` (the bundle's name) lets it refuse flip where mirroring changes the label.
+    """
     spec = (spec or "").strip()
     if spec.lower() in ("", "none"):
         return None
@@ -69,6 +73,8 @@ def parse_augment(spec: str) -> Augment | None:
             raise ConfigError(f"train.augment: '{name}' takes no argument, got '{part.strip()}'")
         else:
             n = 0
+        if name == "flip" and dataset in NO_FLIP:
+            raise ConfigError(f"train.augment: flip is wrong for {dataset} (a mirrored digit is not a digit); remove it")
         ops.append((name, n))
     return Augment(ops)
 

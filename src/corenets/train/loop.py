@@ -214,7 +214,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     device = torch.device(device)
     check_precision(cfg.precision, device)
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
-    augment = augment or parse_augment(cfg.augment)
+    augment = augment or parse_augment(cfg.augment, bundle.meta.get("dataset"))
     if len(bundle.train) == 0 or len(bundle.val) == 0:
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
     loss_fn = make_loss(bundle.task, cfg)
