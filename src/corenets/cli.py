@@ -43,7 +43,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="a config.yaml (from a run folder) to repeat exactly")
     p.add_argument("--data", help="dataset name (shortcut for --set data.name=...)")
     p.add_argument("--model", help="model name (shortcut for --set model.name=...)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override config keys, e.g. train.lr=0.01 model.hidden=[64,32] data.path=my.csv")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
