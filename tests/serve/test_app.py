@@ -219,3 +219,29 @@ def test_eight_threads_get_the_serial_answers(image_client):
         t.join()
     assert not errors
     assert [results[i] for i in range(len(payloads))] == serial
+
+
+def test_sequence_views_take_the_raw_inputs_of_their_dataset(tmp_path):
+    """A recurrent run over image rows (fashion-mnist-lstm) is served as an image model."""
+    from tiny_runs import make_run
+
+    from corenets.data.sequence import SequencePreprocessing
+    from corenets.data.vision import ImagePreprocessing
+
+    inner = ImagePreprocessing(shape=[1, 28, 28], scale=1 / 255, mean=[0.3], std=[0.25], mode="L")
+    pre = SequencePreprocessing(mode="rows", inner=inner.to_dict())
+    run = make_run(tmp_path, "rows-lstm", "lstm", (28, 28), "multiclass", ["a", "b", "c"], pre, {"hidden_size": 8})
+    client = TestClient(create_app(run))
+    assert client.get("/info").json()["input"] == "image"
+    files = images(2, seed=5)
+    r = client.post("/predict", files=[("file", (f"{i}.png", b, "image/png")) for i, b in enumerate(files)])
+    assert r.status_code == 200, r.text
+    assert [p["label"] for p in r.json()["predictions"]] == load_run(run).predict(files).labels
+
+
+def test_text_file_upload_is_one_sentence_per_line(text_client):
+    client, run = text_client
+    r = client.post("/predict", files={"file": ("reviews.txt", b"a good film\n\ndull and long\n", "text/plain")})
+    assert r.status_code == 200, r.text
+    assert [p["label"] for p in r.json()["predictions"]] == load_run(run).predict(["a good film", "dull and long"]).labels
+    refused(client.post("/predict", files={"file": ("empty.txt", b"\n \n", "text/plain")}), 422, "empty")
