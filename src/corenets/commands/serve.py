@@ -13,7 +13,7 @@ def _arguments(p):
     p.add_argument("--max-upload-mb", type=float, default=10, help="largest request body accepted (default 10 MB)")
     p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image accepted, in pixels (default 40M)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch threads per request (default 1: concurrent requests already use every core)")
+                   help="torch intra-op threads in the server (default 1: concurrent requests already use the cores; 0: torch default)")
 
 
 @subcommand("serve", "serve a run as a web page (upload, type or paste an input) and a JSON API")
