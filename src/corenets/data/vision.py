@@ -58,7 +58,7 @@ class ImagePreprocessing(Preprocessing):
             return None
         c, h, w = self.shape
         x = torch.as_tensor(np.asarray(raw, dtype=np.float32)) if not isinstance(raw, torch.Tensor) else raw.float()
-        if x.ndim == 2 and x.shape[1] == c * h * w and x.shape[0] != h:
+        if x.ndim == 2 and x.shape[1] == c * h * w:  # flat rows win over "one (H, W) image"
             return x.reshape(-1, c, h, w)
         if x.ndim == 3 and c == 1 and tuple(x.shape[1:]) == (h, w):
             return x.unsqueeze(1)
