@@ -156,3 +156,10 @@ def test_train_state_round_trips_through_weights_only_load(tmp_path):
     back = torch.load(tmp_path / "s.pt", weights_only=True)
     assert back["epoch"] == 1 and isinstance(back["generator"], torch.Tensor)
     assert isinstance(TrainState, type)
+
+
+@pytest.mark.parametrize("lr", [0.0, -1.0, float("nan"), float("inf")])
+def test_learning_rate_must_be_positive_and_finite(lr):
+    model = create_model("mlp", (4,), 3, hidden=[8])
+    with pytest.raises(ConfigError, match="positive, finite"):
+        fit(model, blobs(), TrainConfig(epochs=1, lr=lr))

@@ -40,10 +40,29 @@ def rmsprop(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
+NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+
+
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list:
+    """All trainable parameters; with bn_bias_lr_scale != 1, normalisation-layer ones in a second group.
+
+    That group's lr is lr x scale and its weight decay decay / scale (the same lr x decay product).
+    """
+    if cfg.bn_bias_lr_scale <= 0:
+        raise ConfigError(f"train.bn_bias_lr_scale={cfg.bn_bias_lr_scale} must be positive (1 = no separate group)")
+    norm_ids = {id(p) for m in model.modules() if isinstance(m, NORMS) for p in m.parameters(recurse=False)}
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.bn_bias_lr_scale == 1 or not any(id(p) in norm_ids for p in params):
+        return params
+    s = cfg.bn_bias_lr_scale
+    return [{"params": [p for p in params if id(p) not in norm_ids]},
+            {"params": [p for p in params if id(p) in norm_ids], "lr": cfg.lr * s, "weight_decay": cfg.weight_decay / s}]
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.lr <= 0:
-        raise ConfigError(f"train.lr={cfg.lr} must be positive")
-    return OPTIMIZERS.get(cfg.optimizer)([p for p in model.parameters() if p.requires_grad], cfg)
+    if not math.isfinite(cfg.lr) or cfg.lr <= 0:
+        raise ConfigError(f"train.lr={cfg.lr} must be a positive, finite number such as 0.001")
+    return OPTIMIZERS.get(cfg.optimizer)(param_groups(model, cfg), cfg)
 
 
 # A schedule builder returns (scheduler or None, interval): interval is "step" (after every
