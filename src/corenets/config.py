@@ -44,7 +44,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9  # sgd and rmsprop
     nesterov: bool = False  # sgd only
-    schedule: Literal["none", "step", "cosine", "onecycle", "plateau"] = "none"
+    schedule: Literal["none", "step", "cosine", "onecycle", "linear", "plateau"] = "none"
     step_size: int = 10  # step: epochs between decays
     gamma: float = 0.1  # step and plateau: the decay factor
     loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = "auto"  # auto picks by task
@@ -61,6 +61,14 @@ class TrainConfig:
     channels_last: bool = False  # NHWC memory for conv nets: oneDNN's fast path on CPU (about 1.5x for seed_cnn)
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast of forward + loss; fp16 needs CUDA (with a grad scaler)
     tta: Literal["none", "flip"] = "none"  # validation/test logits averaged over the image and its mirror (not for digits)
+    # learning-rate multiplier for normalisation-layer parameters (BN biases); weight decay is divided by it so
+    # lr x decay stays the same (airbench uses 64 with bias-only BN); 1 = one group for everything
+    bn_bias_lr_scale: float = 1.0
+    warmup: float = 0.2  # linear schedule: fraction of steps spent rising to lr before the linear decay to 0
+    # lookahead EMA of the weights (airbench): every ema_every steps the weights are pulled to their moving
+    # average with this decay per step; the average is what training ends with. 0 = off
+    ema: float = 0.0
+    ema_every: int = 5
 
 
 @dataclass
