@@ -245,3 +245,30 @@ def test_text_file_upload_is_one_sentence_per_line(text_client):
     assert r.status_code == 200, r.text
     assert [p["label"] for p in r.json()["predictions"]] == load_run(run).predict(["a good film", "dull and long"]).labels
     refused(client.post("/predict", files={"file": ("empty.txt", b"\n \n", "text/plain")}), 422, "empty")
+
+
+WEIRD_BODIES = [None, [], {}, 0, "text", [None], [[]], {"rows": None}, {"rows": [[1, 2]]}, {"rows": [{"age": [1]}]},
+                {"rows": [{"age": "x", "income": 1, "city": 3}]}, {"text": None}, {"texts": [1, 2]}, {"texts": []},
+                {"prices": [[1, 2], [3]]}, {"prices": ["a"]}, {"text": "x" * 100_000}, [{"age": 1e308, "income": -1e308, "city": ""}]]
+
+
+@pytest.mark.parametrize("which", ["text_client", "table_client"])
+def test_odd_json_never_breaks_the_server(which, request):
+    client, _ = request.getfixturevalue(which)
+    for body in WEIRD_BODIES:
+        r = client.post("/predict", json=body)
+        assert r.status_code < 500, (body, r.text)
+        assert r.status_code == 200 or "error" in r.json()
+    assert client.get("/health").status_code == 200
+
+
+def test_rows_of_the_wrong_width_for_a_plain_run(tmp_path):
+    from tiny_runs import make_run
+
+    from corenets.data.bundle import Preprocessing
+
+    client = TestClient(create_app(make_run(tmp_path, "plain", "mlp", (3,), "binary", ["a", "b"], Preprocessing(),
+                                            {"hidden": [4]})))
+    assert client.get("/info").json()["input"] == "rows"
+    assert client.post("/predict", json={"rows": [[1, 2, 3], [4, 5, 6]]}).status_code == 200
+    refused(client.post("/predict", json={"rows": [[1, 2]]}), 422, "does not fit")

@@ -213,6 +213,11 @@ class ServedModel:
                 pred = self.run.predict(raw)
         except CorenetsError as e:
             raise InputError(str(e)) from None
+        except (RuntimeError, ValueError, TypeError) as e:  # e.g. rows of the wrong width reaching the model
+            raise InputError(f"the input does not fit this model ({str(e).splitlines()[0][:160]}); {self.hint()}") from None
+        result = pred.values if pred.proba is None else pred.proba
+        if not np.isfinite(result).all():  # JSON has no NaN; and a NaN answer is no answer
+            raise InputError("the input gives a non-finite prediction (values far outside the training range?)")
         out: dict[str, Any] = {"task": self.run.task}
         if pred.proba is None:
             out["predictions"] = [{"value": float(v)} for v in pred.values]
