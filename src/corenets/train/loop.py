@@ -18,6 +18,7 @@ from ..data.bundle import DataBundle, Split
 from ..errors import Interrupted, TrainingError
 from .callbacks import Callback, History, NaNGuard
 from .distributed import World
+from .ema import Lookahead
 from .augment import FlipTTA, parse_augment
 from .optim import make_optimizer, make_schedule
 from .precision import autocast, check_precision, grad_scaler, to_memory_format
@@ -44,6 +45,7 @@ class TrainState:
         self.step = 0  # batches done in the current epoch
         self.partial: dict[str, float] = {}  # the current epoch's running sums (loss, rows, metrics)
         self.perm_rng: torch.Tensor | None = None  # generator state the current epoch's permutation was drawn from
+        self.ema: Lookahead | None = None  # train.ema > 0: the lookahead average of the weights
 
     def stop(self, reason: str, error: bool = False) -> None:
         self.stopped, self.failed = reason, error
@@ -58,6 +60,7 @@ class TrainState:
             "torch_rng": torch.get_rng_state(),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "step": self.step, "partial": dict(self.partial), "perm_rng": self.perm_rng,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -71,6 +74,8 @@ class TrainState:
         for cb, cd in zip(self.callbacks, d["callbacks"]):
             cb.load_state_dict(cd)
         self.step, self.partial, self.perm_rng = d.get("step", 0), dict(d.get("partial", {})), d.get("perm_rng")
+        if self.ema is not None and d.get("ema") is not None:
+            self.ema.load_state_dict(d["ema"])
 
 
 def make_loss(task: str, cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -131,6 +136,8 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
         state.scaler.update()
         if state.interval == "step":
             state.scheduler.step()
+        if state.ema is not None:
+            state.ema.step(state.model)
         with torch.no_grad():
             local = {"loss": loss.item() * len(yb), "rows": float(len(yb)),
                      **{k: v.item() for k, v in batch_metrics(out.detach(), yb, task).items()}}
@@ -217,6 +224,8 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     augment = augment or parse_augment(cfg.augment, bundle.meta.get("dataset"))
     if len(bundle.train) == 0 or len(bundle.val) == 0:
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
+    if resume is None and hasattr(model, "init_from_data"):  # data-dependent init (airnet's whitening filters)
+        model.init_from_data(bundle.train.x[:10000].to(device))
     loss_fn = make_loss(bundle.task, cfg)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(world.shard_len(len(bundle.train)) / cfg.batch_size)
@@ -224,6 +233,8 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     history = History()
     cbs = sorted([history, NaNGuard(), *callbacks], key=lambda cb: cb.order)  # stable: same order kept
     state = TrainState(model, optimizer, scheduler, interval, torch.Generator().manual_seed(seed), cfg.epochs, steps, cbs)
+    if cfg.ema > 0:
+        state.ema = Lookahead(model, cfg.ema, cfg.ema_every, cfg.epochs * steps)
     if resume is not None:
         state.load_state_dict(resume)
     state.net = world.wrap(model)  # after loading: DDP starts every rank from rank 0's weights
@@ -257,6 +268,8 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
         cb.on_train_end(state)
     if state.failed:
         raise TrainingError(state.stopped)
+    if state.ema is not None and not state.interrupted:
+        state.ema.finish(model)  # training ends with the averaged weights
     if state.interrupted:
         raise Interrupted(f"interrupted at epoch {state.epoch + 1}, after batch {state.step}")
     history.stopped = state.stopped

@@ -92,7 +92,17 @@ def cosine(opt, cfg: TrainConfig, steps_per_epoch: int):
 def onecycle(opt, cfg: TrainConfig, steps_per_epoch: int):
     """One-cycle: warm up to lr over 25% of the steps, then anneal (per step)."""
     total = max(2, cfg.epochs * steps_per_epoch)
-    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25), "step"
+    peaks = [g["lr"] for g in opt.param_groups]  # each group peaks at its own rate (see bn_bias_lr_scale)
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, total_steps=total, pct_start=0.25), "step"
+
+
+@SCHEDULES.register()
+def linear(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """Linear warm-up from 0 over `warmup` of the steps, then linear decay to 0 (per step)."""
+    if not 0 <= cfg.warmup < 1:
+        raise ConfigError(f"train.warmup={cfg.warmup} must be a fraction of the steps in [0, 1)")
+    total = max(2, cfg.epochs * steps_per_epoch)
+    return torch.optim.lr_scheduler.LambdaLR(opt, _Triangle(total, cfg.warmup)), "step"
 
 
 @SCHEDULES.register()
@@ -113,3 +123,15 @@ class _Cosine:
 
 def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
     return SCHEDULES.get(cfg.schedule)(opt, cfg, steps_per_epoch)
+
+
+class _Triangle:
+    """Picklable: 0 -> 1 over the first `warmup` of `total` steps, then 1 -> 0 at the end."""
+
+    def __init__(self, total: int, warmup: float):
+        self.total, self.up = total, max(1, round(warmup * total)) if warmup > 0 else 0
+
+    def __call__(self, step: int) -> float:
+        if step < self.up:
+            return (step + 1) / self.up
+        return max(0.0, (self.total - step) / max(1, self.total - self.up))
