@@ -122,6 +122,8 @@ class RecurrentNet(nn.Module):
         emb = self.embed(ids)  # (B, T, E)
         packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
+        if self.readout == "last":
+            return None, state, lengths  # the final states suffice; unpacking the outputs would only cost time
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])  # (B, T, D*H), zeros past length
         return out, state, lengths
 

@@ -22,16 +22,28 @@ def sgd(params, cfg: TrainConfig) -> torch.optim.Optimizer:
                            weight_decay=cfg.weight_decay)
 
 
+def _fusable(params) -> bool:
+    """True when torch's fused Adam kernel can take every parameter (float tensors on CPU or CUDA).
+
+    The fused kernel does the whole update in one pass; on CPU it is about 3x faster than the default
+    for-each path, which matters when a large embedding (SST-2: 10000 x 128) is updated every step.
+    """
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+    return all(t.device.type in ("cpu", "cuda") and t.is_floating_point() for t in tensors)
+
+
 @OPTIMIZERS.register()
 def adam(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (L2 weight decay added to the gradient, as Keras and torch do)."""
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """Adam (L2 weight decay added to the gradient, as Keras and torch do); fused kernel where supported."""
+    params = list(params)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=_fusable(params) or None)
 
 
 @OPTIMIZERS.register()
 def adamw(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW: decoupled weight decay."""
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """AdamW: decoupled weight decay; fused kernel where supported."""
+    params = list(params)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=_fusable(params) or None)
 
 
 @OPTIMIZERS.register()
