@@ -59,3 +59,16 @@ def test_image_run_report_has_vision_plots(run_dir):
     names = {p.name for p in (run_dir / "plots").glob("*.png")}
     assert {"samples.png", "top_losses.png", "per_class_accuracy.png", "roc.png", "confusion.png"} <= names
     assert "Accuracy per class" in (run_dir / "report.html").read_text()
+
+
+def test_predict_image_files_on_a_rows_sequence_run(tmp_path, capsys):
+    """An image run read as rows (data.as_sequence: rows) takes image files like any image run."""
+    run = cn.run_recipe("quickstart", "model.name=lstm", "model.hidden_size=16", "data.as_sequence=rows", epochs=2,
+                        out=str(tmp_path / "runs"), quiet=True)
+    f = str(_digit_png(tmp_path / "d3.png", 3))
+    rc = main(["predict", str(run), f, "--json", "--top", "1"])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(res) == 1 and "error" not in res[0]
+    pred = cn.load_run(run).predict([f])
+    assert res[0]["top"][0]["class"] == pred.labels[0]
+    assert abs(float(pred.proba[0].max()) - res[0]["top"][0]["probability"]) < 1e-3

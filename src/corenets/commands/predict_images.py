@@ -18,7 +18,7 @@ from ..errors import DataError
 
 def predict_files(run, files: list[str], top: int = 3) -> list[dict]:
     """[{"file", "top": [{"class", "probability"}, ...]} or {"file", "error"}] in the order given."""
-    pre = run.preprocessing
+    pre = _image_preprocessing(run.preprocessing)  # run.predict still applies the run's own (sequence) view
     results: list[dict] = [{"file": f} for f in files]
     good, pixels = [], []
     for i, f in enumerate(files):
@@ -38,8 +38,15 @@ def predict_files(run, files: list[str], top: int = 3) -> list[dict]:
     return results
 
 
+def _image_preprocessing(pre):
+    """The ImagePreprocessing itself, or the one inside a sequence view (`data.as_sequence: rows`); else None."""
+    while pre.kind == "sequence":
+        pre = pre.inner
+    return pre if pre.kind == "image" else None
+
+
 def _is_image(run, inputs) -> bool:
-    return run.preprocessing.kind == "image"
+    return _image_preprocessing(run.preprocessing) is not None
 
 
 def _predict_images(run, args) -> int:
