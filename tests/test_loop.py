@@ -163,3 +163,17 @@ def test_learning_rate_must_be_positive_and_finite(lr):
     model = create_model("mlp", (4,), 3, hidden=[8])
     with pytest.raises(ConfigError, match="positive, finite"):
         fit(model, blobs(), TrainConfig(epochs=1, lr=lr))
+
+
+def test_tensorboard_logs_or_says_which_extra_to_install(tmp_path):
+    import importlib.util
+
+    from corenets.train.callbacks import TensorBoard
+
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match=r"pip install 'corenets\[tensorboard\]'"):
+            TensorBoard(str(tmp_path / "tb"))
+        return
+    model = create_model("mlp", (4,), 3, hidden=[8])
+    fit(model, blobs(), TrainConfig(epochs=2), [TensorBoard(str(tmp_path / "tb"))])
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
