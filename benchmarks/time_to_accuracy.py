@@ -106,6 +106,46 @@ def corenets_curve(recipe: str, seed: int, sets: list[str], checkpoints: list[fl
             "wall_seconds": round(wall, 1), "parameters": sum(p.numel() for p in model.parameters())}
 
 
+def profile(recipe: str, sets: list[str], steps: int = 30) -> dict:
+    """Where a training step's time goes (torch.profiler) and the FLOP/s it achieves (FlopCounterMode)."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from corenets.config import apply_overrides
+    from corenets.data import Split
+    from corenets.experiment import load_data
+    from corenets.models import create_model
+    from corenets.recipes import load_recipe
+    from corenets.train.loop import fit
+
+    cfg = apply_overrides(load_recipe(recipe), sets)
+    torch.set_num_threads(cfg.threads or torch.get_num_threads())
+    b = load_data(cfg)
+    bs = cfg.train.batch_size
+    b.train = Split(b.train.x[:bs * steps], b.train.y[:bs * steps])
+    b.val = Split(b.val.x[:bs], b.val.y[:bs])
+    model = create_model(cfg.model.name, b.input_shape, b.num_outputs, **cfg.model.options)
+    one = apply_overrides(cfg, ["train.epochs=1"]).train
+    fit(model, b, one)  # warm-up: oneDNN picks its kernels on the first steps
+    x = b.train.x[:bs].contiguous(memory_format=torch.channels_last if one.channels_last else torch.contiguous_format)
+    with FlopCounterMode(display=False) as fc:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=one.precision == "bf16"):
+            loss = torch.nn.functional.cross_entropy(model(x), b.train.y[:bs])
+        loss.backward()
+    flops_per_image = fc.get_total_flops() / bs
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        fit(model, b, one)
+        seconds = time.perf_counter() - t
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+    images = bs * steps
+    return {"flops_per_image_train": flops_per_image, "images_per_second": images / seconds,
+            "achieved_gflops": flops_per_image * images / seconds / 1e9, "threads": torch.get_num_threads(),
+            "top_ops": table}
+
+
 def read_peer(path: Path) -> list[dict]:
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.startswith("{")]
     return [{"seconds": r["train_seconds"], "epoch": r["epoch"], "test_accuracy": r["test_accuracy"]} for r in rows if "epoch" in r]
@@ -175,7 +215,13 @@ def main(argv=None) -> dict:
     p.add_argument("--peer-jsonl", help="the Keras peer's per-epoch JSON lines from this session")
     p.add_argument("--run-peer", action="store_true", help="run the Keras peer first (10 epochs, seed 0)")
     p.add_argument("--out", help="JSON path (default benchmarks/results/time_to_accuracy_<recipe>.json)")
+    p.add_argument("--profile", action="store_true", help="only profile 30 training steps: top ops and FLOP/s")
     a = p.parse_args(argv)
+    if a.profile:
+        res = profile(a.recipe, a.sets)
+        print(res.pop("top_ops"))
+        print(json.dumps(res))
+        return res
     out = Path(a.out or HERE / "results" / f"time_to_accuracy_{a.recipe}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     peer = None
