@@ -84,6 +84,7 @@ def browser(tmp_path):
 def test_upload_in_the_browser_matches_corenets_predict(server, browser, tmp_path, capsys):
     from PIL import Image
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -100,8 +101,12 @@ def test_upload_in_the_browser_matches_corenets_predict(server, browser, tmp_pat
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
     assert "img-seed_cnn" in browser.find_element(By.ID, "title").text
     assert "class0, class1, class2, class3" in browser.find_element(By.ID, "card").text
+    # keyboard only: Tab reaches the file picker first; after a file is chosen, focus is on Predict and Enter sends
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "file"
     browser.find_element(By.ID, "file").send_keys(str(image))
-    wait.until(EC.element_to_be_clickable((By.ID, "image-submit"))).click()
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("id") == "image-submit")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
     top = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#results .top-class")))
     assert top.text == expected
     assert len(browser.find_elements(By.CSS_SELECTOR, "#results .bar-row")) == 4
