@@ -216,3 +216,19 @@ def test_python_api(tmp_path):
     assert np.mean(np.array(pred.labels) == raw.target[:200].astype(str)) > 0.9
     assert pred.top_k(2)[0][0][1] >= pred.top_k(2)[0][1][1]
     assert "quickstart" in cn.list_recipes() and "mlp" in cn.list_models() and "digits" in cn.list_datasets()
+
+
+def test_predict_scores_like_the_test_metrics_when_the_run_used_flip_tta(tmp_path):
+    import corenets as cn
+    from corenets.train.augment import FlipTTA
+
+    run = cn.run_recipe("quickstart", "train.tta=flip", epochs=1, out=str(tmp_path), quiet=True)
+    loaded = cn.load_run(run)
+    assert isinstance(loaded.scorer, FlipTTA)
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images[:20]
+    x = loaded.preprocessing.transform(images)
+    with torch.no_grad():
+        plain = torch.softmax(loaded.model.eval()(x), 1).numpy()
+    assert not np.allclose(loaded.predict(images).proba, plain)  # the mirrored view is averaged in

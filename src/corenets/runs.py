@@ -273,6 +273,16 @@ class Run:
 
         return load_yaml(self.path / "config.yaml")
 
+    @property
+    def scorer(self) -> torch.nn.Module:
+        """The model as the test metrics scored it: with flip TTA when the run's config used it."""
+        if getattr(self, "_scorer", None) is None:
+            tta = self.config.train.tta if (self.path / "config.yaml").is_file() else "none"
+            from .train.augment import FlipTTA
+
+            self._scorer = FlipTTA(self.model) if tta == "flip" else self.model
+        return self._scorer
+
     @torch.inference_mode()
     def predict(self, raw: Any, batch_size: int = 1024) -> Prediction:
         """Predict on raw inputs (rows, a CSV path, images, ...) after the training preprocessing."""
@@ -280,7 +290,7 @@ class Run:
         from .train.loop import predict_outputs
 
         x = self.preprocessing.transform(raw)
-        out = predict_outputs(self.model, x, batch_size).numpy()
+        out = predict_outputs(self.scorer, x, batch_size).numpy()
         if self.task == "regression":
             values = self.preprocessing.inverse_target(torch.from_numpy(out.reshape(-1))).numpy()
             return Prediction(self.task, None, None, values)
