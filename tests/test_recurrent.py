@@ -73,6 +73,17 @@ def test_seed_sizes():
     assert count_parameters(stock) == 31_901 + 400
 
 
+def test_embed_init_is_keras_uniform_with_a_zero_pad_row():
+    torch.manual_seed(0)
+    default = create_model("lstm", (8,), 1, vocab_size=500, embed_dim=32).embed.weight
+    small = create_model("lstm", (8,), 1, vocab_size=500, embed_dim=32, embed_init=0.05).embed.weight
+    assert default[1:].std() > 0.9  # torch's N(0, 1)
+    assert small[1:].abs().max() <= 0.05 and small[1:].std() > 0.025  # uniform(-0.05, 0.05): std 0.0289
+    assert not small[0].any() and not default[0].any()  # the pad row stays zero either way
+    with pytest.raises(ConfigError, match="embed_init"):
+        create_model("lstm", (8,), 1, vocab_size=500, embed_init=-1.0)
+
+
 def test_bad_inputs():
     model = create_model("lstm", (10, 3), 2, hidden_size=4)
     with pytest.raises(DataError, match="vocab_size"):

@@ -36,13 +36,15 @@ class RecurrentNet(nn.Module):
     def __init__(
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
         bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
-        vocab_size: int, embed_dim: int,
+        vocab_size: int, embed_dim: int, embed_init: float = 0.0,
     ):
         super().__init__()
         if hidden_size < 1 or layers < 1:
             raise ConfigError(f"model.hidden_size={hidden_size} and model.layers={layers} must both be >= 1")
         if not 0 <= dropout < 1:
             raise ConfigError(f"model.dropout={dropout} must be in [0, 1)")
+        if not embed_init >= 0:
+            raise ConfigError(f"model.embed_init={embed_init} must be >= 0 (0 = torch's N(0, 1); 0.05 = Keras' uniform)")
         if any(h < 1 for h in head):
             raise ConfigError(f"model.head={head} must hold positive layer widths")
         self.input_shape = tuple(input_shape)
@@ -55,6 +57,10 @@ class RecurrentNet(nn.Module):
                     f"{self.input_shape}; set model.vocab_size=0 for float sequences"
                 )
             self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)  # the pad row stays zero
+            if embed_init > 0:  # Keras' uniform(-0.05, 0.05) instead of torch's N(0, 1): small vectors, learnt faster
+                with torch.no_grad():
+                    self.embed.weight.uniform_(-embed_init, embed_init)
+                    self.embed.weight[PAD_ID].zero_()
             features = embed_dim
         else:
             self.embed = None
@@ -157,11 +163,12 @@ def rnn(
     head_activation: HeadActivation = "relu",
     vocab_size: int = 0,
     embed_dim: int = 128,
+    embed_init: float = 0.0,
 ) -> nn.Module:
     """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
     return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
-                  vocab_size=vocab_size, embed_dim=embed_dim)
+                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init)
 
 
 @MODELS.register()
@@ -177,11 +184,12 @@ def lstm(
     head_activation: HeadActivation = "relu",
     vocab_size: int = 0,
     embed_dim: int = 128,
+    embed_init: float = 0.0,
 ) -> nn.Module:
     """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
-                  vocab_size=vocab_size, embed_dim=embed_dim)
+                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init)
 
 
 @MODELS.register()
@@ -197,8 +205,9 @@ def gru(
     head_activation: HeadActivation = "relu",
     vocab_size: int = 0,
     embed_dim: int = 128,
+    embed_init: float = 0.0,
 ) -> nn.Module:
     """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
-                  vocab_size=vocab_size, embed_dim=embed_dim)
+                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init)
