@@ -60,3 +60,11 @@ def test_fp16_needs_cuda_and_bad_augment_spec_is_caught():
         fit(create_model("small_cnn", b.input_shape, 10), b, TrainConfig(epochs=1, precision="fp16"))
     with pytest.raises(ConfigError, match="unknown op 'rot'"):
         fit(create_model("small_cnn", b.input_shape, 10), b, TrainConfig(epochs=1, augment="rot:3"))
+
+
+def test_precision_auto_picks_native_bf16_or_fp32():
+    from corenets.train.precision import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32"

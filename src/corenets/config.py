@@ -59,7 +59,7 @@ class TrainConfig:
     # image batches only, applied on the device each step: e.g. "translate:2,flip,cutout:8" (train/augment.py); "" = none
     augment: str = ""
     channels_last: bool = False  # NHWC memory for conv nets: oneDNN's fast path on CPU (about 1.5x for seed_cnn)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast of forward + loss; fp16 needs CUDA (with a grad scaler)
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"  # autocast of forward + loss; fp16: CUDA only; auto: bf16 where native
     tta: Literal["none", "flip"] = "none"  # validation/test logits averaged over the image and its mirror (not for digits)
     # learning-rate multiplier for normalisation-layer parameters (BN biases); weight decay is divided by it so
     # lr x decay stays the same (airbench uses 64 with bias-only BN); 1 = one group for everything

@@ -6,6 +6,7 @@ DataLoader for data that is already a tensor.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Callable, Sequence
@@ -21,7 +22,7 @@ from .distributed import World
 from .ema import Lookahead
 from .augment import FlipTTA, parse_augment
 from .optim import make_optimizer, make_schedule
-from .precision import autocast, check_precision, grad_scaler, to_memory_format
+from .precision import autocast, grad_scaler, resolve_precision, to_memory_format
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -219,7 +220,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     """
     world = world or World()
     device = torch.device(device)
-    check_precision(cfg.precision, device)
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # auto -> bf16 or fp32
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
     augment = augment or parse_augment(cfg.augment, bundle.meta.get("dataset"))
     if len(bundle.train) == 0 or len(bundle.val) == 0:

@@ -16,11 +16,22 @@ from ..errors import ConfigError
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def check_precision(precision: str, device: torch.device) -> None:
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Check the choice; "auto" is bf16 where the hardware computes in bf16 natively, else fp32.
+
+    On a CPU without AVX512-bf16/AMX, bf16 is emulated and slower than fp32, so auto never picks it there.
+    """
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        if device.type == "cpu":
+            return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        return "fp32"
     if precision == "fp16" and device.type != "cuda":
         raise ConfigError(f"train.precision=fp16 needs a CUDA device, got {device.type}; use bf16 or fp32")
     if precision not in ("fp32", *DTYPES):
-        raise ConfigError(f"train.precision={precision!r} is not valid; choose fp32, bf16 or fp16")
+        raise ConfigError(f"train.precision={precision!r} is not valid; choose auto, fp32, bf16 or fp16")
+    return precision
 
 
 def autocast(device: torch.device, precision: str):
