@@ -246,8 +246,13 @@ def _cifar_folder(path: str) -> Path:
         tarball = fetch(CIFAR10, "cifar10")
     try:
         with tarfile.open(tarball, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith("cifar-10-batches-py/") and m.isfile()]
-            tar.extractall(out, members=members, filter="data")
+            # only the batch files, and no path that climbs out of the cache (checked here too: old Pythons lack filter=)
+            members = [m for m in tar.getmembers() if m.name.startswith("cifar-10-batches-py/") and m.isfile()
+                       and ".." not in Path(m.name).parts]
+            try:
+                tar.extractall(out, members=members, filter="data")
+            except TypeError:  # Python < 3.10.12 has no extraction filters
+                tar.extractall(out, members=members)
     except (tarfile.TarError, OSError, EOFError) as e:
         raise DataError(f"{tarball} cannot be extracted ({e}); delete it and run again, or give the official tarball") from None
     return out / "cifar-10-batches-py"
