@@ -85,3 +85,11 @@ def test_every_shipped_recipe_loads():
         assert cfg.name == name
     with pytest.raises(ConfigError, match="unknown recipe 'nope'; choose one of: .*quickstart"):
         load_recipe("nope")
+
+
+def test_repeated_set_flags_add_up():
+    from corenets.cli import build_parser, resolve_config
+
+    args = build_parser().parse_args(["run", "quickstart", "--set", "train.lr=0.01", "--set", "seed=4", "model.hidden=[8]"])
+    cfg = resolve_config(args)
+    assert (cfg.train.lr, cfg.seed, cfg.model.options["hidden"]) == (0.01, 4, [8])
