@@ -164,7 +164,7 @@ PREDICTORS: list = []  # (accepts(run, inputs) -> bool, handler(run, args) -> in
 @subcommand("predict", "predict with a trained run on new inputs")
 @with_arguments(_predict_arguments)
 def cmd_predict(args) -> int:
-    from .runs import atomic_write_text, load_run
+    from .runs import load_run
 
     run = load_run(args.run)
     for accepts, handler in PREDICTORS:
@@ -175,13 +175,18 @@ def cmd_predict(args) -> int:
                           f"{run.spec.get('meta', {}).get('dataset', '?')}")
     if len(args.inputs) != 1:
         raise ConfigError("predict on a table run takes one CSV file of rows")
-    import pandas as pd
-
     from .data.tabular import read_csv
 
     df = read_csv(args.inputs[0])
-    pred = run.predict(df)
-    table = pred.to_frame()
+    return show_table(run.predict(df).to_frame(), args)
+
+
+def show_table(table, args) -> int:
+    """Predictions as a CSV file (--out), JSON (--json) or an aligned table on stdout."""
+    import pandas as pd
+
+    from .runs import atomic_write_text
+
     if args.out:
         atomic_write_text(Path(args.out), table.to_csv(index=False))
         print(f"wrote {len(table)} predictions to {args.out}")

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cli import PREDICTORS
+from ..cli import PREDICTORS, show_table
 
 
 def _print(run, pred, texts, args) -> int:
-    import pandas as pd
-
-    from ..runs import atomic_write_text
-
     table = pred.to_frame()
     if texts is not None:
         table.insert(0, "text", [t if len(t) <= 60 else t[:57] + "..." for t in texts])
-    if args.out:
-        atomic_write_text(Path(args.out), table.to_csv(index=False))
-        print(f"wrote {len(table)} predictions to {args.out}")
-    elif args.json:
-        print(table.to_json(orient="records", indent=1))
-    else:
-        with pd.option_context("display.max_rows", 200, "display.width", 160):
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    return 0
+    return show_table(table, args)
 
 
 def _is_text(run, inputs) -> bool:
