@@ -117,3 +117,24 @@ def test_learns_a_sequence_task():
         opt.step()
     acc = (model(x).argmax(1) == y).float().mean().item()
     assert acc > 0.95
+
+
+def test_input_dropout_drops_inputs_in_training_only():
+    torch.manual_seed(0)
+    text = create_model("gru", (10,), 1, hidden_size=4, vocab_size=20, embed_dim=6, input_dropout=0.5)
+    ids = torch.randint(1, 20, (64, 10))
+    seen = []
+    text.rnn.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    text.train()(ids)
+    zeros = (seen[-1].data == 0).float().mean().item()  # packed: .data holds the real steps
+    assert 0.4 < zeros < 0.6  # about half of the embedded values dropped
+    text.eval()
+    torch.testing.assert_close(text(ids), text(ids))  # no dropout at evaluation
+    assert (seen[-1].data == 0).float().mean().item() < 0.01
+    rows = create_model("lstm", (5, 3), 2, hidden_size=4, input_dropout=0.3)
+    rows.rnn.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    rows.train()(torch.ones(8, 5, 3))
+    values = seen[-1].unique()
+    assert len(values) == 2 and values[0] == 0 and values[1] == pytest.approx(1 / 0.7)  # float inputs: dropped or rescaled
+    with pytest.raises(ConfigError, match="input_dropout"):
+        create_model("lstm", (5, 3), 2, input_dropout=1.0)

@@ -36,13 +36,15 @@ class RecurrentNet(nn.Module):
     def __init__(
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
         bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
-        vocab_size: int, embed_dim: int, embed_init: float = 0.0,
+        vocab_size: int, embed_dim: int, embed_init: float = 0.0, input_dropout: float = 0.0,
     ):
         super().__init__()
         if hidden_size < 1 or layers < 1:
             raise ConfigError(f"model.hidden_size={hidden_size} and model.layers={layers} must both be >= 1")
         if not 0 <= dropout < 1:
             raise ConfigError(f"model.dropout={dropout} must be in [0, 1)")
+        if not 0 <= input_dropout < 1:
+            raise ConfigError(f"model.input_dropout={input_dropout} must be in [0, 1)")
         if not embed_init >= 0:
             raise ConfigError(f"model.embed_init={embed_init} must be >= 0 (0 = torch's N(0, 1); 0.05 = Keras' uniform)")
         if any(h < 1 for h in head):
@@ -70,6 +72,7 @@ class RecurrentNet(nn.Module):
             dropout=dropout if layers > 1 else 0.0,  # torch applies it between layers only
         )
         self.dirs = 2 if bidirectional else 1
+        self.in_drop = nn.Dropout(input_dropout)  # on the recurrent layer's inputs (embedded tokens or features)
         self.drop = nn.Dropout(dropout)
         act = {"none": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}[head_activation]
         blocks: list[nn.Module] = []
@@ -105,7 +108,7 @@ class RecurrentNet(nn.Module):
                     f"the model got integer inputs {tuple(x.shape)} (token ids?) but has no embedding; "
                     "set model.vocab_size to the vocabulary size (e.g. 10000)"
                 )
-            out, state = self.rnn(self._as_sequence(x))  # out: (B, T, D*H)
+            out, state = self.rnn(self.in_drop(self._as_sequence(x)))  # out: (B, T, D*H)
             lengths = None
         else:
             out, state, lengths = self._run_tokens(x)
@@ -125,7 +128,7 @@ class RecurrentNet(nn.Module):
         order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
         ids = ids.gather(1, order)
         lengths = real.sum(1).clamp(min=1)  # an empty row reads one pad step (a zero vector)
-        emb = self.embed(ids)  # (B, T, E)
+        emb = self.in_drop(self.embed(ids))  # (B, T, E)
         packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         if self.readout == "last":
@@ -164,11 +167,13 @@ def rnn(
     vocab_size: int = 0,
     embed_dim: int = 128,
     embed_init: float = 0.0,
+    input_dropout: float = 0.0,
 ) -> nn.Module:
     """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
     return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
-                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init)
+                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
+                  input_dropout=input_dropout)
 
 
 @MODELS.register()
@@ -185,11 +190,13 @@ def lstm(
     vocab_size: int = 0,
     embed_dim: int = 128,
     embed_init: float = 0.0,
+    input_dropout: float = 0.0,
 ) -> nn.Module:
     """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
-                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init)
+                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
+                  input_dropout=input_dropout)
 
 
 @MODELS.register()
@@ -206,8 +213,10 @@ def gru(
     vocab_size: int = 0,
     embed_dim: int = 128,
     embed_init: float = 0.0,
+    input_dropout: float = 0.0,
 ) -> nn.Module:
     """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
-                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init)
+                  vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
+                  input_dropout=input_dropout)
