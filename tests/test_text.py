@@ -8,7 +8,7 @@ import torch
 
 from corenets.data import Preprocessing, SplitSpec, load_dataset
 from corenets.data.text import PAD, UNK, build_vocab, tokenize
-from corenets.errors import DataError
+from corenets.errors import ConfigError, DataError
 
 
 def test_tokenize_lowercases_and_splits_punctuation():
@@ -95,6 +95,35 @@ def test_sst2_dev_is_test_and_zip(tmp_path):
             f.write(d / name, f"SST-2/{name}")
     bz = load_dataset("sst2", path=str(z))
     assert torch.equal(bz.train.x, b.train.x)
+
+
+def test_sst2_validation_holds_whole_sentences_and_training_drops_their_phrases(tmp_path):
+    from corenets.data.text import sentence_split
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    sentences = [" ".join(rng.choice(words, 8)) + f" s{k}" for k in range(30)]  # s<k> makes each sentence unique
+    rows = []
+    for k, s in enumerate(sentences):  # SST-2's layout: each sentence and some of its phrases
+        w = s.split()
+        rows += [(s, k % 2), (" ".join(w[2:6]), k % 2), (" ".join(w[5:]), k % 2)]
+    d = tmp_path / "SST-2"
+    d.mkdir()
+    (d / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(f"{t}\t{y}" for t, y in rows) + "\n")
+    (d / "dev.tsv").write_text("sentence\tlabel\nw1 w2\t1\nw3 w4\t0\n")
+    texts = [t for t, _ in rows]
+    held = np.arange(60, 90, 3)  # sentences 20..29; their phrases start in training, as a random split leaves them
+    tr, va = sentence_split(texts, np.setdiff1d(np.arange(1, 90), held), np.r_[held, 0, 1])
+    spans = lambda t: {" ".join(t.split()[a:b]) for a in range(9) for b in range(a + 1, 10)}  # noqa: E731
+    for v in va:  # no validation row is a phrase of a training row, and no training row a phrase of a validation row
+        assert not any(texts[v] in spans(texts[t]) or texts[t] in spans(texts[v]) for t in tr)
+    assert sorted(va.tolist()) == [0, *held.tolist()]  # whole sentences; row 1 (a phrase of sentence 0) is dropped
+    assert sorted(tr.tolist()) == list(range(3, 60))  # the phrases of the validation sentences (rows 2, 61, 62, ...) left
+    grouped = load_dataset("sst2", SplitSpec(seed=0, val_fraction=0.3), path=str(d))
+    plain = load_dataset("sst2", SplitSpec(seed=0, val_fraction=0.3), path=str(d), val_split="random")
+    assert grouped.sizes()["val"] < plain.sizes()["val"] and grouped.sizes()["train"] < plain.sizes()["train"]
+    with pytest.raises(ConfigError, match="val_split='phrases' is not valid"):
+        load_dataset("sst2", path=str(d), val_split="phrases")
 
 
 def test_sst2_offline_without_cache_is_clear(tmp_path, monkeypatch):
