@@ -218,7 +218,11 @@ def test_eight_threads_get_the_serial_answers(image_client):
     for t in threads:
         t.join()
     assert not errors
-    assert [results[i] for i in range(len(payloads))] == serial
+    for i, expected in enumerate(serial):  # concurrent images may share a forward pass: equal up to float rounding
+        got = results[i]
+        assert got["label"] == expected["label"] and got["input"] == expected["input"]
+        assert [t["class"] for t in got["top_k"]] == [t["class"] for t in expected["top_k"]]
+        np.testing.assert_allclose(got["probabilities"], expected["probabilities"], rtol=1e-5, atol=1e-6)
 
 
 def test_sequence_views_take_the_raw_inputs_of_their_dataset(tmp_path):

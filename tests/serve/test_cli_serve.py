@@ -67,3 +67,79 @@ def test_serve_a_folder_that_is_not_a_run(tmp_path, capsys):
     pytest.importorskip("uvicorn", reason="serving needs the [serve] extra")
     assert main(["serve", str(tmp_path)]) == 2
     assert "has no model.pt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [("--workers", "0", "--workers must be 1 or more, got 0"),
+                                                    ("--threads", "-1", "--threads must be 0")])
+def test_serve_refuses_a_bad_worker_or_thread_count(tmp_path, capsys, option, value, message):
+    pytest.importorskip("uvicorn", reason="serving needs the [serve] extra")
+    assert main(["serve", str(tmp_path), option, value]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_serve_with_two_workers_answers_like_one_and_keeps_its_limits(tmp_path):
+    """Each worker process loads the model itself (from CORENETS_SERVE); the answers, card and limits are the same."""
+    pytest.importorskip("uvicorn", reason="serving needs the [serve] extra")
+    pytest.importorskip("multipart", reason="serving needs the [serve] extra")
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from tiny_runs import image_run
+
+    from corenets.runs import load_run
+
+    run = image_run(tmp_path)
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)).save(buf, "PNG")
+    image = buf.getvalue()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "corenets", "serve", str(run), "--port", str(port), "--workers", "2",
+                             "--max-upload-mb", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+
+    def upload(name: str, data: bytes):
+        boundary = "testboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(base + "/predict", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.1)
+        with urllib.request.urlopen(base + "/info", timeout=10) as r:
+            card = json.loads(r.read())
+        assert card["model"] == "seed_cnn" and card["input"] == "image"
+        expected = load_run(run).predict([image])
+        for _ in range(6):  # several connections, so both workers are likely to answer some
+            status, body = upload("x.png", image)
+            assert status == 200 and body["predictions"][0]["label"] == expected.labels[0]
+            np.testing.assert_allclose(body["predictions"][0]["probabilities"], expected.proba[0], atol=1e-6)
+        status, body = upload("notes.txt", b"not an image")
+        assert status == 415 and "not an image" in body["error"]
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)  # announce a body over the limit, send none:
+        conn.putrequest("POST", "/predict")  # refused from the header (sending it all would race the refusal)
+        conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+        conn.putheader("Content-Length", "600000")
+        conn.endheaders()
+        r = conn.getresponse()
+        assert r.status == 413 and "limit" in json.loads(r.read())["error"]
+        conn.close()
+        assert upload("x.png", image)[0] == 200  # and still serving
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "with 2 worker(s)" in out

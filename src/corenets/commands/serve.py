@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from ..cli import subcommand, with_arguments
 from ..errors import ConfigError
 
@@ -13,7 +17,11 @@ def _arguments(p):
     p.add_argument("--max-upload-mb", type=float, default=10, help="largest request body accepted (default 10 MB)")
     p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image accepted, in pixels (default 40M)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads in the server (default 1: concurrent requests already use the cores; 0: torch default)")
+                   help="torch intra-op threads per server process (default 1: batching and the web work already use "
+                        "the cores; 0: torch default)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes, each with its own copy of the model (default 1; on a machine that only "
+                        "serves, about one per core answers more requests per second)")
 
 
 @subcommand("serve", "serve a run as a web page (upload, type or paste an input) and a JSON API")
@@ -23,17 +31,26 @@ def cmd_serve(args) -> int:
         import uvicorn
     except ImportError:
         raise ConfigError("serving needs the [serve] extra: pip install 'corenets[serve]'") from None
-    import torch
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
+    if args.threads < 0:
+        raise ConfigError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
+    from ..serve.app import ENV, serving_app
 
-    from ..serve import create_app
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    app = create_app(args.run, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+    settings = {"run_dir": str(Path(args.run).resolve()), "threads": args.threads,
+                "max_upload_mb": args.max_upload_mb, "max_pixels": args.max_pixels}
+    app = serving_app(**settings)  # with several workers too: a bad run folder fails here, in one clear line
     card = app.state.served.card
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding {args.host} exposes the model to the network; there is no authentication")
     print(f"serving {card['run']} ({card['model']} on {card['dataset']}, {card['input']} input) "
-          f"at http://{args.host}:{args.port}/  (API docs at /docs; Ctrl+C stops)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+          f"at http://{args.host}:{args.port}/ with {args.workers} worker(s)  (API docs at /docs; Ctrl+C stops)",
+          flush=True)
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        return 0
+    del app  # each worker process loads its own copy; uvicorn can only start several from an import string
+    os.environ[ENV] = json.dumps(settings)
+    uvicorn.run("corenets.serve.app:app_from_environment", factory=True, workers=args.workers,
+                host=args.host, port=args.port, log_level="warning")
     return 0

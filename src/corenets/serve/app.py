@@ -8,7 +8,9 @@ cannot get past the limit either.
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
+from .batcher import ImageBatcher
 from .model import InputError, ServedModel
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_FILES = 64  # images per request; more is a batch job, not a web request
+ENV = "CORENETS_SERVE"  # the settings each worker process of `corenets serve --workers N` reads (JSON)
 
 
 class _TooLarge(Exception):
@@ -84,6 +88,8 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int =
     app = FastAPI(title=f"corenets: {served.card['run']}", version=str(served.card.get("corenets_version")),
                   description=f"{served.card['model']} on {served.card['dataset']}. {served.hint()}.")
     app.state.served = served
+    # images from concurrent requests share one forward pass; other kinds (padding, CSVs) go alone
+    batcher = app.state.batcher = ImageBatcher(served) if served.kind == "image" else None
     app.add_middleware(BodyLimit, limit=int(max_upload_mb * 2**20))
 
     @app.exception_handler(InputError)
@@ -123,17 +129,43 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int =
                 raise InputError(f"no file in the form field 'file'; {served.hint()}")
             uploads = [(f.filename or f"file {i + 1}", await f.read()) for i, f in enumerate(files)]
             await form.close()
-            return await run_in_threadpool(_from_files, served, uploads)
+            if batcher is not None:
+                return JSONResponse(await batcher.predict(uploads))
+            return JSONResponse(await run_in_threadpool(_from_files, served, uploads))
         if ctype in ("application/json", ""):
             raw = await request.body()
             try:
                 body = json.loads(raw) if raw else None
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise InputError(f"the body is not valid JSON ({e}); {served.hint()}", 400) from None
-            return await run_in_threadpool(_from_json, served, body)
+            return JSONResponse(await run_in_threadpool(_from_json, served, body))
         raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
 
     return app
+
+
+def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10, max_pixels: int = 40_000_000):
+    """create_app, with this process set up to serve: `threads` torch intra-op threads (0: torch's default), and
+    everything loaded so far frozen out of the garbage collector. Without the freeze, each full collection walks
+    the hundreds of thousands of objects of torch, FastAPI and the model, a pause of tens of ms under load."""
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    app = create_app(run_dir, max_upload_mb=max_upload_mb, max_pixels=max_pixels)
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def app_from_environment():
+    """uvicorn's app factory for `corenets serve --workers N`: each worker process loads the model once, itself,
+    with the settings the command put in the environment variable CORENETS_SERVE."""
+    try:
+        settings = json.loads(os.environ[ENV])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise RuntimeError(f"{ENV} must hold the serve settings as JSON (set by `corenets serve --workers N`): {e}") from None
+    return serving_app(**settings)
 
 
 def _from_files(served: ServedModel, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
