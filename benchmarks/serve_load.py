@@ -1,18 +1,30 @@
 """A bounded load test of `corenets serve` on loopback, and single-image ONNX vs PyTorch eager latency.
 
     flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16]
+        [--workers 1] [--client asyncio|threads]
 
-RUN is an image run (e.g. seed_cnn on Fashion-MNIST). The server runs in its own process
-(`corenets serve RUN` on 127.0.0.1 and a free port); the client is 16 threads, each with one
-keep-alive connection, posting the same 28x28 PNG (a Fashion-MNIST test image) as multipart
-field `file`. Reported: latency p50/p95/p99 (serial, then at the given concurrency), requests/s,
-errors, and the server's resident memory sampled every 20 ms (after warm-up, peak, end).
-Both processes share this machine's cores, so the client's own CPU is part of the cost.
+RUN is an image run (e.g. seed_cnn on Fashion-MNIST). The server runs in its own process(es)
+(`corenets serve RUN [--workers N]` on 127.0.0.1 and a free port). Every request is a real
+multipart upload (field `file`) of the same 28x28 PNG (a Fashion-MNIST test image) to POST /predict.
+
+The client is this process. By default it is one asyncio task per connection (uvloop when
+installed), each with one keep-alive connection, writing the prebuilt request bytes and parsing
+only the status line and Content-Length: a lean client, since it shares the machine's cores with
+the server. `--client threads` is the older one (http.client in one thread per connection), which
+costs more CPU per request. Latencies are the client's own clock, from before the write to the
+last byte of the answer; a 200 counts only if its body is a prediction. Needs nothing beyond
+Python and the [serve] extra.
+
+Reported: latency p50/p95/p99/max (serial, then at the given concurrency), requests/s, errors, and
+the resident memory of the server's processes, sampled every 20 ms (after warm-up, peak during the
+run, end; and the peak of each half of the run, since a leak keeps growing while allocator arenas
+settle early). Both client and server share this machine's cores, so the client's CPU is part of the cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import io
 import json
@@ -64,22 +76,140 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (the worker processes of `corenets serve --workers N`)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def tree_rss_kb(pids: list[int]) -> int:
+    """Resident memory summed over the server's processes (pages shared between workers count once per process)."""
+    total = 0
+    for p in pids:
+        try:
+            total += rss_kb(p)
+        except OSError:
+            pass
+    return total
+
+
 class MemorySampler(threading.Thread):
-    def __init__(self, pid: int, every: float = 0.02):
+    def __init__(self, pids: list[int], every: float = 0.02):
         super().__init__(daemon=True)
-        self.pid, self.every, self.samples, self.stop = pid, every, [], threading.Event()
+        self.pids, self.every, self.samples, self.stop = pids, every, [], threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            try:
-                self.samples.append((time.perf_counter(), rss_kb(self.pid)))
-            except OSError:
-                return
+            self.samples.append((time.perf_counter(), tree_rss_kb(self.pids)))
             time.sleep(self.every)
 
 
+class _Exchange(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that sends a fixed request and reads one response at a time."""
+
+    def __init__(self):
+        self.buf, self.done, self.transport = bytearray(), None, None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0 or self.done is None or self.done.done():
+            return
+        head = bytes(self.buf[:end]).decode("latin-1").lower()
+        try:
+            length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                           if line.startswith("content-length:")), 0)
+            status = int(head.split(" ", 2)[1])
+        except (ValueError, IndexError) as e:
+            self.done.set_exception(ConnectionError(f"not an HTTP response head: {head[:80]!r} ({e})"))
+            return
+        if len(self.buf) >= end + 4 + length:
+            body = bytes(self.buf[end + 4:end + 4 + length])
+            del self.buf[:end + 4 + length]
+            self.done.set_result((status, body))
+
+    def connection_lost(self, exc) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(ConnectionError("the server closed the connection"))
+
+    async def send(self, request: bytes, timeout: float = 30) -> tuple[int, bytes]:
+        loop = asyncio.get_running_loop()
+        done = self.done = loop.create_future()
+        late = loop.call_later(timeout, lambda: done.done() or done.set_exception(TimeoutError("no answer in time")))
+        self.transport.write(request)
+        try:
+            return await done
+        finally:
+            late.cancel()
+
+
 def load(port: int, body: bytes, ctype: str, n: int, concurrency: int) -> tuple[list[float], dict[int, int], float]:
-    """n POSTs spread over `concurrency` threads; returns latencies (s), status counts, wall seconds."""
+    """n POSTs over `concurrency` keep-alive connections (one asyncio task each, uvloop if installed).
+
+    The request is built once (a real multipart upload, same bytes every time) and written raw; only
+    the status line and Content-Length are parsed, so the client costs little CPU per request. A 200
+    counts as a success only if its body is a prediction. Returns latencies (s), status counts, wall seconds.
+    """
+    request = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {ctype}\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def main() -> tuple[list[float], dict[int, int], float]:
+        loop = asyncio.get_running_loop()
+        left = [n]
+        lat: list[float] = []
+        status: dict[int, int] = {}
+
+        async def worker() -> None:
+            conn = None
+            while left[0] > 0:
+                left[0] -= 1
+                t0 = time.perf_counter()
+                try:
+                    if conn is None:
+                        conn = (await loop.create_connection(_Exchange, "127.0.0.1", port))[1]
+                    code, answer = await conn.send(request)
+                    if code == 200 and b'"predictions"' not in answer:
+                        code = -2  # a 200 that is not an answer
+                except OSError:  # refused, reset, closed, timed out
+                    code = -1
+                    if conn is not None:
+                        conn.transport.close()
+                    conn = None
+                lat.append(time.perf_counter() - t0)
+                status[code] = status.get(code, 0) + 1
+            if conn is not None:
+                conn.transport.close()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return lat, status, time.perf_counter() - t0
+
+    try:
+        import uvloop
+
+        return uvloop.run(main())
+    except ImportError:
+        return asyncio.run(main())
+
+
+def load_threads(port: int, body: bytes, ctype: str, n: int, concurrency: int) -> tuple[list[float], dict[int, int], float]:
+    """The older client: n POSTs from `concurrency` threads, each with one http.client keep-alive connection."""
     lat: list[float] = []
     status: dict[int, int] = {}
     lock = threading.Lock()
@@ -171,12 +301,16 @@ def main(argv=None) -> int:
     p.add_argument("--serial", type=int, default=300, help="requests at concurrency 1 first (single-image latency)")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--threads", type=int, default=1, help="torch threads in the server (corenets serve --threads)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (corenets serve --workers)")
+    p.add_argument("--client", choices=("asyncio", "threads"), default="asyncio",
+                   help="asyncio: one lean raw-socket client task per connection (default); threads: http.client in threads")
     p.add_argument("--skip-onnx", action="store_true")
     args = p.parse_args(argv)
+    load_fn = load if args.client == "asyncio" else load_threads
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "corenets", "serve", args.run, "--port", str(port),
-                               "--threads", str(args.threads)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               "--threads", str(args.threads), "--workers", str(args.workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
             try:
@@ -188,25 +322,33 @@ def main(argv=None) -> int:
                 time.sleep(0.1)
         png = test_png()
         body, ctype = multipart(png)
-        sampler = MemorySampler(server.pid)
+        load_fn(port, body, ctype, args.warmup, args.concurrency)
+        pids = process_tree(server.pid)  # after warm-up, so every worker has started
+        rss_warm = tree_rss_kb(pids)
+        serial, serial_status, _ = load_fn(port, body, ctype, args.serial, 1)
+        sampler = MemorySampler(pids)
         sampler.start()
-        load(port, body, ctype, args.warmup, args.concurrency)
-        rss_warm = rss_kb(server.pid)
-        serial, serial_status, _ = load(port, body, ctype, args.serial, 1)
         t_start = time.perf_counter()
-        lat, status, wall = load(port, body, ctype, args.requests, args.concurrency)
-        rss_end = rss_kb(server.pid)
+        lat, status, wall = load_fn(port, body, ctype, args.requests, args.concurrency)
+        t_end = time.perf_counter()
+        rss_end = tree_rss_kb(pids)
         sampler.stop.set()
         sampler.join()
-        during = [kb for t, kb in sampler.samples if t >= t_start]
+        during = [kb for t, kb in sampler.samples if t_start <= t <= t_end]
+        half = [kb for t, kb in sampler.samples if t_start + (t_end - t_start) / 2 <= t <= t_end]
         errors = sum(v for k, v in {**status, **serial_status}.items() if k != 200)
         result = {
             "requests": args.requests, "concurrency": args.concurrency, "server_torch_threads": args.threads,
+            "server_workers": args.workers, "server_processes": len(pids),
+            "client": args.client,
             "serial_p50_ms": pct(serial, 50), "serial_p95_ms": pct(serial, 95),
-            "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
+            "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "max_ms": max(lat) * 1000,
             "req_per_s": args.requests / wall, "errors": errors, "status": status,
             "rss_after_warmup_mb": rss_warm / 1024, "rss_peak_mb": max(during or [rss_end]) / 1024,
             "rss_end_mb": rss_end / 1024,
+            # a leak grows through the run; allocator arenas settle in the first part of it
+            "rss_peak_first_half_mb": max(during[:len(during) - len(half)] or [rss_warm]) / 1024,
+            "rss_peak_second_half_mb": max(half or [rss_end]) / 1024,
         }
     finally:
         server.terminate()
