@@ -121,7 +121,7 @@ def test_image_folder_mixed_sizes_modes_and_corrupt_file(tmp_path):
     assert new.shape == (1, 3, 12, 12)
     px = pre.pixels(str(root / "dog" / "t.png"))
     assert px.shape == (1, 3, 12, 12) and px.min() == 255  # transparency composited onto white
-    with pytest.raises(DataError, match="broken.png.*strict"):
+    with pytest.warns(UserWarning, match="empty_class"), pytest.raises(DataError, match="broken.png.*strict"):
         load_dataset("image_folder", path=str(root), image_size=12, strict=True, cache=False)
 
 
