@@ -51,6 +51,8 @@ def cmd_serve(args) -> int:
         return 0
     del app  # each worker process loads its own copy; uvicorn can only start several from an import string
     os.environ[ENV] = json.dumps(settings)
+    # uvicorn's supervisor kills a worker that misses a 5 s health ping, and with it the requests it holds; a
+    # worker loading torch and the model on a busy small machine can miss it, so allow 30 s
     uvicorn.run("corenets.serve.app:app_from_environment", factory=True, workers=args.workers,
-                host=args.host, port=args.port, log_level="warning")
+                host=args.host, port=args.port, log_level="warning", timeout_worker_healthcheck=30)
     return 0
