@@ -32,6 +32,7 @@ class DataConfig:
 class ModelConfig:
     name: str = "mlp"  # a registered model (`corenets list models`)
     options: dict[str, Any] = field(default_factory=dict)  # the model's own options (hidden, dropout, ...)
+    members: int = 1  # > 1: an ensemble of that many copies, trained side by side, probabilities averaged
 
 
 @dataclass

@@ -22,7 +22,7 @@ from .errors import ConfigError, Interrupted, RunFolderError, TrainingError
 from .evaluate import metrics as M
 from .evaluate import plots
 from .evaluate.report import build_report
-from .models import count_parameters, create_model
+from .models import build_model, count_parameters
 from .train.callbacks import Checkpoint, EarlyStopping, GracefulInterrupt, ProgressBar, TensorBoard
 from .train.device import seed_everything, select_device
 from .train.distributed import World
@@ -96,7 +96,8 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         run_dir, resume_state = None, None
     with world.guard(), world.main_first():  # rank 0 downloads and caches first
         bundle = load_data(cfg)  # before creating the folder: bad data leaves no half-made run behind
-    model = create_model(cfg.model.name, bundle.input_shape, bundle.num_outputs, **cfg.model.options)
+    model = build_model(cfg.model.name, bundle.input_shape, bundle.num_outputs, cfg.model.options, cfg.model.members,
+                        bundle.task)
     if run_dir is None and world.is_main:
         run_dir = runs.new_run_dir(cfg.out, cfg.name if cfg.fold == 0 else f"fold-{cfg.fold}")
     if world.is_main:

@@ -181,7 +181,7 @@ def model_spec(cfg, bundle, best_epoch: int) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "corenets_version": corenets_version(),
         "recipe": cfg.name,
-        "model": {"name": cfg.model.name, "options": dict(cfg.model.options)},
+        "model": {"name": cfg.model.name, "options": dict(cfg.model.options), "members": cfg.model.members},
         "input_shape": list(bundle.input_shape),
         "num_outputs": bundle.num_outputs,
         "task": bundle.task,
@@ -202,9 +202,10 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def build_model_from_spec(spec: dict[str, Any], path: Path) -> torch.nn.Module:
-    from .models import create_model
+    from .models import build_model
 
-    model = create_model(spec["model"]["name"], tuple(spec["input_shape"]), spec["num_outputs"], **spec["model"]["options"])
+    model = build_model(spec["model"]["name"], tuple(spec["input_shape"]), spec["num_outputs"], spec["model"]["options"],
+                        int(spec["model"].get("members", 1)), spec.get("task"))
     try:
         model.load_state_dict(spec["state_dict"])
     except RuntimeError as e:

@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from ..errors import ConfigError
 from ..registry import Registry, import_submodules
 
 MODELS: Registry = Registry("model")
@@ -48,8 +49,23 @@ def create_model(name: str, input_shape: tuple[int, ...], num_outputs: int, **op
     return fn(tuple(input_shape), int(num_outputs), **opts)
 
 
+def build_model(name: str, input_shape: tuple[int, ...], num_outputs: int, options: dict[str, Any],
+                members: int = 1, task: str | None = None) -> nn.Module:
+    """A recipe's model: `create_model`, or with `members` > 1 an Ensemble of that many (models/ensemble.py).
+
+    `task` (multiclass, binary or regression) says how an ensemble averages its members' outputs.
+    """
+    if not 1 <= members <= 64:
+        raise ConfigError(f"model.members={members} must be between 1 (one model) and 64")
+    if members == 1:
+        return create_model(name, input_shape, num_outputs, **options)
+    from .ensemble import Ensemble
+
+    return Ensemble([create_model(name, input_shape, num_outputs, **options) for _ in range(members)], str(task))
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["MODELS", "count_parameters", "create_model", "models"]
+__all__ = ["MODELS", "build_model", "count_parameters", "create_model", "models"]

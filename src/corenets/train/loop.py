@@ -17,6 +17,7 @@ from torch import nn
 from ..config import TrainConfig
 from ..data.bundle import DataBundle, Split
 from ..errors import Interrupted, TrainingError
+from ..models.ensemble import Ensemble, member_loss
 from .callbacks import Callback, History, NaNGuard
 from .distributed import World
 from .ema import Lookahead
@@ -47,6 +48,7 @@ class TrainState:
         self.partial: dict[str, float] = {}  # the current epoch's running sums (loss, rows, metrics)
         self.perm_rng: torch.Tensor | None = None  # generator state the current epoch's permutation was drawn from
         self.ema: Lookahead | None = None  # train.ema > 0: the lookahead average of the weights
+        self.members = 1  # an ensemble's size: the logged training loss is the members' mean
 
     def stop(self, reason: str, error: bool = False) -> None:
         self.stopped, self.failed = reason, error
@@ -132,7 +134,8 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
         state.scaler.scale(loss).backward()  # the scaler is a pass-through unless precision is fp16
         if cfg.grad_clip > 0:
             state.scaler.unscale_(opt)
-            nn.utils.clip_grad_norm_(state.model.parameters(), cfg.grad_clip)
+            for group in clip_groups(state.model):
+                nn.utils.clip_grad_norm_(group, cfg.grad_clip)
         state.scaler.step(opt)
         state.scaler.update()
         if state.interval == "step":
@@ -140,7 +143,7 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
         if state.ema is not None:
             state.ema.step(state.model)
         with torch.no_grad():
-            local = {"loss": loss.item() * len(yb), "rows": float(len(yb)),
+            local = {"loss": loss.item() / state.members * len(yb), "rows": float(len(yb)),
                      **{k: v.item() for k, v in batch_metrics(out.detach(), yb, task).items()}}
         step, state.interrupted = world.step_sums(local, state.interrupted)  # summed over ranks: all decide alike
         for cb in state.callbacks:
@@ -156,6 +159,11 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
     logs = {"train_loss": sums.pop("loss", 0.0) / n, **_finish(sums, n, "train_")}
     state.step, state.partial = 0, {}
     return logs
+
+
+def clip_groups(model: nn.Module) -> list:
+    """Parameter groups clipped each on its own: an ensemble's members, else the whole model."""
+    return model.clip_groups() if isinstance(model, Ensemble) else [list(model.parameters())]
 
 
 def _finish(sums: dict[str, float], n: int, prefix: str, scale: float = 1.0) -> dict[str, float]:
@@ -228,6 +236,8 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     if resume is None and hasattr(model, "init_from_data"):  # data-dependent init (airnet's whitening filters)
         model.init_from_data(bundle.train.x[:10000].to(device))
     loss_fn = make_loss(bundle.task, cfg)
+    if isinstance(model, Ensemble):  # each member learns from its own loss; validation scores the average
+        loss_fn = member_loss(model, loss_fn)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(world.shard_len(len(bundle.train)) / cfg.batch_size)
     scheduler, interval = make_schedule(optimizer, cfg, steps)
@@ -240,6 +250,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
         state.load_state_dict(resume)
     state.net = world.wrap(model)  # after loading: DDP starts every rank from rank 0's weights
     state.scaler = grad_scaler(device, cfg.precision)
+    state.members = len(model.members) if isinstance(model, Ensemble) else 1
     scorer = FlipTTA(model) if cfg.tta == "flip" else model  # validation sees what the test will
     scale = float(bundle.preprocessing.state.get("target_std", 1.0)) if bundle.task == "regression" else 1.0
     for cb in cbs:
