@@ -96,6 +96,7 @@ def test_an_ensemble_run_saves_loads_and_predicts_its_average(tmp_path):
     run = load_run(run_dir)
     assert isinstance(run.model, Ensemble) and len(run.model.members) == 3
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["members"] == 3 and "ensemble of 3 copies" in (run_dir / "report.md").read_text()
     single = create_model("mlp", (30,), 1, **cfg.model.options)
     assert metrics["parameters"] == 3 * sum(p.numel() for p in single.parameters())
     assert metrics["test"]["accuracy"] > 0.85  # three briefly trained MLPs on breast cancer, averaged

@@ -115,6 +115,9 @@ def build_report(run_dir: str | Path) -> Path:
              f"{m.get('device', '?')} in {m.get('train_seconds', 0):.1f} s; seed {m.get('seed')}.".strip())
     for note in m.get("notes", []):
         rep.text(note)
+    if m.get("members", 1) > 1:
+        rep.text(f"The model is an ensemble of {m['members']} copies trained side by side (model.members); every "
+                 "score and prediction is of their averaged probabilities.")
     _metrics_section(rep, m)
     plots = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
     known = [p for name in CAPTIONS for p in plots if p.name == name]

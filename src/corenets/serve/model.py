@@ -77,6 +77,7 @@ class ServedModel:
             "dataset": spec.get("meta", {}).get("dataset"),
             "model": spec["model"]["name"],
             "model_options": spec["model"]["options"],
+            "members": spec["model"].get("members", 1),
             "task": self.run.task,
             "classes": self.run.classes,
             "input": self.kind,
