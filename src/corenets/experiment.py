@@ -244,7 +244,7 @@ def run_cv(cfg: RunConfig, quiet: bool = False) -> Path:
     info = {
         "recipe": cfg.name, "description": cfg.description, "task": task, "cv": cfg.cv, "test": summary,
         "folds": [f.name for f in folds], "train_seconds": float(sum(m["train_seconds"] for m in fold_metrics)),
-        "parameters": fold_metrics[0]["parameters"], "seed": cfg.seed, "device": fold_metrics[0]["device"],
+        "parameters": fold_metrics[0]["parameters"], "members": cfg.model.members, "seed": cfg.seed, "device": fold_metrics[0]["device"],
         "data": {**fold_metrics[0]["data"], "train": "per fold", "val": "per fold", "test": "one fold each"},
         "versions": versions(), "finished": datetime.now().isoformat(timespec="seconds"),
         "notes": [f"{cfg.cv}-fold stratified cross-validation: each fold's rows are the test set once; validation "
