@@ -109,3 +109,18 @@ def test_an_ensemble_run_saves_loads_and_predicts_its_average(tmp_path):
 
     r = export_run(run_dir, "onnx", exporter="torchscript")  # the whole average, one graph
     assert onnx is not None and r.max_abs_diff <= TOLERANCE
+
+
+def test_a_text_ensemble_exports_through_each_members_unpacked_twin():
+    from corenets.export import UnpackedRecurrent, exportable
+
+    torch.manual_seed(0)
+    ens = build_model("gru", (12,), 1, {"hidden_size": 8, "vocab_size": 30, "embed_dim": 6}, members=2, task="binary")
+    ens.eval()
+    twin = exportable(ens)
+    assert isinstance(twin, Ensemble) and all(isinstance(m, UnpackedRecurrent) for m in twin.members)
+    x = torch.randint(1, 30, (5, 12))
+    x[:, 7:] = 0  # padded rows
+    x[0, 3:] = 0
+    with torch.no_grad():
+        assert torch.allclose(twin(x), ens(x), atol=1e-5)

@@ -114,6 +114,10 @@ class UnpackedRecurrent(nn.Module):
 
 def exportable(model: nn.Module) -> nn.Module:
     """The module exporters are given: the model itself, or its unpacked twin for token-id recurrent nets."""
+    from .models.ensemble import Ensemble
+
+    if isinstance(model, Ensemble):  # the same average over each member's exportable form
+        return Ensemble([exportable(m) for m in model.members], model.task).eval()
     if getattr(model, "embed", None) is not None and hasattr(model, "rnn"):
         return UnpackedRecurrent(model)
     return model
