@@ -100,7 +100,8 @@ def test_text(text_client):
     expected = load_run(run).predict(["a good film", "dull and long, not good"])
     assert [p["label"] for p in r.json()["predictions"]] == expected.labels
     one = client.post("/predict", json={"text": "a good film"}).json()["predictions"]
-    assert one[0]["probabilities"] == r.json()["predictions"][0]["probabilities"]
+    # alone or in a batch of two: the same numbers up to float rounding (the batch's kernels may differ by CPU)
+    np.testing.assert_allclose(one[0]["probabilities"], r.json()["predictions"][0]["probabilities"], atol=1e-6)
 
 
 def test_table_rows_and_csv(table_client):
