@@ -126,6 +126,26 @@ def test_sst2_validation_holds_whole_sentences_and_training_drops_their_phrases(
         load_dataset("sst2", path=str(d), val_split="phrases")
 
 
+def test_sentence_split_gives_training_every_row_that_is_no_private_phrase_of_a_validation_sentence():
+    """Validation must stand to training as dev does: dev's sentences share short phrases with training."""
+    from corenets.data.text import sentence_split
+
+    texts = [
+        "a witty and moving film",  # 0: training sentence
+        "witty",                    # 1: its phrase, also a phrase of the validation sentence 4
+        "moving film",              # 2: its phrase only
+        "a dull , long film",       # 3: training sentence
+        "dull and witty work",      # 4: validation sentence
+        "dull and witty",           # 5: a phrase of 4 alone: would leak 4's label, so dropped
+        "long film",                # 6: drawn into the random validation part, a phrase of training sentence 3
+        "work",                     # 7: a phrase of 4 alone
+        "an odd , quiet tale",      # 8: validation sentence
+    ]
+    tr, va = sentence_split(texts, np.array([0, 1, 2, 3, 5, 7]), np.array([4, 6, 8]))
+    assert va.tolist() == [4, 8]  # row 6 is a phrase of a training row, so no validation row
+    assert tr.tolist() == [0, 1, 2, 3, 6]  # 6 goes back to training; 1 stays, as sentence 0 holds "witty" too
+
+
 def test_sst2_offline_without_cache_is_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("CORENETS_HOME", str(tmp_path))
     monkeypatch.setenv("CORENETS_OFFLINE", "1")

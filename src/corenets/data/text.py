@@ -83,14 +83,22 @@ def sentence_split(texts: list[str], tr: np.ndarray, va: np.ndarray) -> tuple[np
 
     SST-2's train file holds each sentence and many of its phrases. A random validation part then
     consists mostly of phrases whose sentence is in training (validation reads about 0.06 above dev).
-    Here validation keeps only rows that are no word-span of any training row (whole sentences,
-    mostly), and training drops every row that is a word-span of a kept validation row.
+    Here validation keeps only the rows of `va` that are no word-span of any training row (whole
+    sentences, mostly), and it then stands to training as the dev sentences do: training holds every
+    other row (the rest of `va` included) except the phrases of the validation sentences, and of those
+    it keeps the ones that are also a span of a training row ("the film", "witty"), as training holds
+    the phrases that dev sentences share with training sentences.
     """
     norm = [" ".join(t.split()) for t in texts]
     joined = "\n " + " \n ".join(norm[i] for i in tr) + " \n"  # token-bounded search
     keep = np.array([i for i in va if f" {norm[i]} " not in joined], dtype=np.int64)
     held = set().union(*(_spans(norm[i]) for i in keep)) if len(keep) else set()
-    train = np.array([i for i in tr if norm[i] not in held], dtype=np.int64)
+    kept = set(keep.tolist())
+    rest = [i for i in np.union1d(tr, va).tolist() if i not in kept]
+    free = [i for i in rest if norm[i] not in held]
+    joined = "\n " + " \n ".join(norm[i] for i in free) + " \n"
+    shared = [i for i in rest if norm[i] in held and f" {norm[i]} " in joined]
+    train = np.array(sorted(free + shared), dtype=np.int64)
     if len(keep) < 2 or len(train) < 2:
         raise DataError(
             f"the sentence-level validation split left {len(keep)} validation and {len(train)} training rows; "
