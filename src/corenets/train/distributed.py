@@ -186,10 +186,20 @@ class World:
                 f"ranks can run; {TIMEOUT_ENV}={timeout_seconds():g}s bounds how long a rank waits")
 
     def close(self) -> None:
+        """Leave the process group together: every rank waits here for the others, then all destroy it.
+
+        A rank that tore its group down and exited while rank 0 was still writing the run folder was
+        sometimes aborted by gloo on the way out (SIGABRT, "terminate called without an active exception"),
+        and the launcher reported the finished run as failed.
+        """
         if self.size > 1:
             import torch.distributed as dist
 
             if dist.is_initialized():
+                try:
+                    dist.barrier()
+                except Exception:  # noqa: BLE001 - a peer already gone: nothing left to wait for
+                    pass
                 dist.destroy_process_group()
 
 
