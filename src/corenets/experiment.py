@@ -158,7 +158,8 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         "recipe": cfg.name, "description": cfg.description, "task": bundle.task, "test": test,
         "best_epoch": best["epoch"], "epochs_run": len(rows), "monitor": tcfg.monitor, "stopped": history.stopped,
         "train_seconds": float(sum(r["seconds"] for r in rows)), "wall_seconds": wall,
-        "parameters": count_parameters(model), "members": cfg.model.members, "seed": cfg.seed, "device": str(device), "threads": torch.get_num_threads(),
+        "parameters": count_parameters(model), "members": cfg.model.members, "seed": cfg.seed, "device": str(device),
+        "threads": torch.get_num_threads(),
         "batch_size": {"per_process": tcfg.batch_size, "processes": world.size, "global": tcfg.batch_size * world.size,
                        "semantics": "per process: each of the processes draws batch_size rows per step"},
         "data": {**bundle.sizes(), "dataset": bundle.meta.get("dataset", cfg.data.name), "input_shape": list(bundle.input_shape),
@@ -244,7 +245,8 @@ def run_cv(cfg: RunConfig, quiet: bool = False) -> Path:
     info = {
         "recipe": cfg.name, "description": cfg.description, "task": task, "cv": cfg.cv, "test": summary,
         "folds": [f.name for f in folds], "train_seconds": float(sum(m["train_seconds"] for m in fold_metrics)),
-        "parameters": fold_metrics[0]["parameters"], "members": cfg.model.members, "seed": cfg.seed, "device": fold_metrics[0]["device"],
+        "parameters": fold_metrics[0]["parameters"], "members": cfg.model.members, "seed": cfg.seed,
+        "device": fold_metrics[0]["device"],
         "data": {**fold_metrics[0]["data"], "train": "per fold", "val": "per fold", "test": "one fold each"},
         "versions": versions(), "finished": datetime.now().isoformat(timespec="seconds"),
         "notes": [f"{cfg.cv}-fold stratified cross-validation: each fold's rows are the test set once; validation "

@@ -197,7 +197,7 @@ class World:
 
             if dist.is_initialized():
                 try:
-                    dist.barrier()
+                    self.barrier()
                 except Exception:  # noqa: BLE001 - a peer already gone: nothing left to wait for
                     pass
                 dist.destroy_process_group()
