@@ -16,6 +16,13 @@ def test_tokenize_lowercases_and_splits_punctuation():
     assert tokenize("does n't work") == ["does", "n't", "work"]  # SST-2's own tokenisation survives
 
 
+def test_tokenize_reads_penn_treebank_escapes_as_their_characters():
+    # SST-2 dev writes "-lrb- hill -rrb-" and "funny\/gritty"; train writes "( hill )" and "funny/gritty".
+    assert tokenize(r"while -LRB- hill -rrb- , funny\/gritty") == tokenize("while ( hill ) , funny/gritty")
+    assert tokenize(r"-lsb- x -rsb- -lcb- y -rcb- \*") == ["[", "x", "]", "{", "y", "}", "*"]
+    assert tokenize(r"a \ b -lrb") == ["a", "\\", "b", "-", "lrb"]  # only whole escapes are read
+
+
 def test_vocab_min_freq_and_max_size():
     v = build_vocab(["b a a c", "a b d"], min_freq=2)
     assert v == [PAD, UNK, "a", "b"]
