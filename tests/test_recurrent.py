@@ -138,3 +138,29 @@ def test_input_dropout_drops_inputs_in_training_only():
     assert len(values) == 2 and values[0] == 0 and values[1] == pytest.approx(1 / 0.7)  # float inputs: dropped or rescaled
     with pytest.raises(ConfigError, match="input_dropout"):
         create_model("lstm", (5, 3), 2, input_dropout=1.0)
+
+
+def test_word_dropout_reads_training_words_as_unknown_in_training_only():
+    torch.manual_seed(0)
+    text = create_model("gru", (12,), 1, hidden_size=4, vocab_size=50, embed_dim=6, word_dropout=0.25)
+    ids = torch.randint(2, 50, (256, 12))  # no unknown word in the input
+    ids[:, 8:] = 0  # padding at the end of every row
+    read = []
+    text.embed.register_forward_hook(lambda m, a, out: read.append(a[0]))
+    text.train()(ids)
+    real = read[-1] != 0
+    assert real.sum() == (ids != 0).sum()  # padding is never replaced, real words never become padding
+    unknown = (read[-1] == 1).float().sum() / real.sum()
+    assert 0.2 < unknown < 0.3  # about a quarter of the real words read as <unk>
+    text.embed.weight.grad = None
+    text(ids).sum().backward()
+    assert text.embed.weight.grad[1].abs().sum() > 0  # so the <unk> row learns
+    text.eval()(ids)
+    assert not (read[-1] == 1).any()  # and nothing is replaced at evaluation
+    plain = create_model("gru", (12,), 1, hidden_size=4, vocab_size=50, embed_dim=6)
+    plain.train()(ids).sum().backward()
+    assert not plain.embed.weight.grad[1].any()  # without it, <unk> never trains on a min_freq=1 vocabulary
+    with pytest.raises(ConfigError, match="word_dropout"):
+        create_model("gru", (12,), 1, vocab_size=50, word_dropout=1.0)
+    with pytest.raises(ConfigError, match="token inputs"):
+        create_model("lstm", (5, 3), 2, word_dropout=0.1)

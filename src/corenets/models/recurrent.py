@@ -28,6 +28,7 @@ Readout = Literal["last", "mean", "max"]
 HeadActivation = Literal["none", "relu", "tanh"]
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 PAD_ID = 0
+UNK_ID = 1  # the vocabulary's unknown word (data.text: <pad> 0, <unk> 1)
 
 
 class RecurrentNet(nn.Module):
@@ -37,6 +38,7 @@ class RecurrentNet(nn.Module):
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
         bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
         vocab_size: int, embed_dim: int, embed_init: float = 0.0, input_dropout: float = 0.0,
+        word_dropout: float = 0.0,
     ):
         super().__init__()
         if hidden_size < 1 or layers < 1:
@@ -45,6 +47,11 @@ class RecurrentNet(nn.Module):
             raise ConfigError(f"model.dropout={dropout} must be in [0, 1)")
         if not 0 <= input_dropout < 1:
             raise ConfigError(f"model.input_dropout={input_dropout} must be in [0, 1)")
+        if not 0 <= word_dropout < 1:
+            raise ConfigError(f"model.word_dropout={word_dropout} must be in [0, 1)")
+        if word_dropout and vocab_size <= 0:
+            raise ConfigError("model.word_dropout replaces token ids with the unknown word; it needs token inputs "
+                              "(model.vocab_size > 0)")
         if not embed_init >= 0:
             raise ConfigError(f"model.embed_init={embed_init} must be >= 0 (0 = torch's N(0, 1); 0.05 = Keras' uniform)")
         if any(h < 1 for h in head):
@@ -52,6 +59,7 @@ class RecurrentNet(nn.Module):
         self.input_shape = tuple(input_shape)
         self.readout = readout
         self.vocab_size = vocab_size
+        self.word_dropout = word_dropout
         if vocab_size > 0:
             if len(self.input_shape) != 1:
                 raise ConfigError(
@@ -124,6 +132,10 @@ class RecurrentNet(nn.Module):
                 f"set model.vocab_size to at least the data's vocabulary size (data.max_size)"
             )
         real = ids != PAD_ID
+        if self.training and self.word_dropout > 0:
+            # Training words read as the unknown word now and then, so its embedding learns what a word never
+            # seen in training (a dev sentence's rare name or inflection) should mean: little.
+            ids = ids.masked_fill(real & (torch.rand(ids.shape, device=ids.device) < self.word_dropout), UNK_ID)
         # Move real tokens to the front, keeping their order: any padding layout packs the same way.
         order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
         ids = ids.gather(1, order)
@@ -168,12 +180,13 @@ def rnn(
     embed_dim: int = 128,
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
+    word_dropout: float = 0.0,
 ) -> nn.Module:
     """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
     return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout)
+                  input_dropout=input_dropout, word_dropout=word_dropout)
 
 
 @MODELS.register()
@@ -191,12 +204,13 @@ def lstm(
     embed_dim: int = 128,
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
+    word_dropout: float = 0.0,
 ) -> nn.Module:
     """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout)
+                  input_dropout=input_dropout, word_dropout=word_dropout)
 
 
 @MODELS.register()
@@ -214,9 +228,10 @@ def gru(
     embed_dim: int = 128,
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
+    word_dropout: float = 0.0,
 ) -> nn.Module:
     """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout)
+                  input_dropout=input_dropout, word_dropout=word_dropout)
