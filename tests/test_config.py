@@ -93,3 +93,13 @@ def test_repeated_set_flags_add_up():
     args = build_parser().parse_args(["run", "quickstart", "--set", "train.lr=0.01", "--set", "seed=4", "model.hidden=[8]"])
     cfg = resolve_config(args)
     assert (cfg.train.lr, cfg.seed, cfg.model.options["hidden"]) == (0.01, 4, [8])
+
+
+def test_switching_model_name_keeps_the_options_the_new_model_takes():
+    from corenets.recipes import load_recipe
+
+    cfg = apply_overrides(load_recipe("sst2-gru"), ["model.name=lstm"])
+    assert cfg.model.name == "lstm"  # the same embedding and sizes, another cell
+    assert cfg.model.options == load_recipe("sst2-gru").model.options
+    mlp = apply_overrides(load_recipe("sst2-gru"), ["model.name=mlp", "model.hidden=[8]"])
+    assert "vocab_size" not in mlp.model.options and mlp.model.options["hidden"] == [8]  # an mlp has no embedding

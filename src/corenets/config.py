@@ -179,6 +179,18 @@ def _hints(obj: Any) -> dict[str, Any]:
         return {}
 
 
+def _builder_options(section: str, name: Any) -> set[str]:
+    """The option names a registered model or dataset builder takes; none for a name not registered."""
+    if section == "model":
+        from .models import models as registry
+        skip = 2
+    else:
+        from .data import datasets as registry
+        skip = 1
+    reg = registry()
+    return set(reg.options(str(name), skip=skip)) if str(name) in reg.names() else set()
+
+
 def check_options(options: dict[str, Any], builder: Any, params: dict[str, inspect.Parameter], where: str) -> dict[str, Any]:
     """Check a builder's options against its signature: known keys, right types."""
     hints = _hints(builder)
@@ -286,8 +298,10 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
         elif len(path) == 2 and path[0] in SECTIONS:
             raw[path[0]][path[1]] = value
             if path[1] == "name" and path[0] in ("data", "model"):
-                # a different builder: drop options that belonged to the old one
-                raw[path[0]] = {k: v for k, v in raw[path[0]].items() if k in {f.name for f in dataclasses.fields(SECTIONS[path[0]])}}
+                # a different builder: keep the options it also takes (gru -> lstm keeps the embedding and
+                # sizes), drop the ones that belonged to the old builder alone
+                keep = {f.name for f in dataclasses.fields(SECTIONS[path[0]])} | _builder_options(path[0], value)
+                raw[path[0]] = {k: v for k, v in raw[path[0]].items() if k in keep}
         else:
             raise ConfigError(
                 f"unknown key '{'.'.join(path)}'; write KEY or SECTION.KEY with SECTION one of: {', '.join(SECTIONS)}"
