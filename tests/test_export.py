@@ -23,6 +23,7 @@ FAMILIES = [  # (id, builder, kwargs)
                                                                       "readout": "mean"}}),
     ("text-lstm", text_run, {"model": "lstm"}),
     ("text-gru-stacked-bi-max", text_run, {"model": "gru", "options": {"layers": 2, "bidirectional": True, "readout": "max"}}),
+    ("text-gru-subwords", text_run, {"model": "gru", "subwords": 40}),
 ]
 
 
@@ -56,6 +57,16 @@ def test_onnx_parity_every_family(tmp_path, family, exporter):
         assert r.shapes[2][1] < r.shapes[0][1]  # a shorter sequence: the sequence axis is dynamic
     doc = json.loads(r.preprocessing.read_text())
     assert doc["preprocessing"]["kind"] in ("image", "text", "table")
+    if name == "text-gru-subwords":  # the n-gram slots stay fixed; batch and sequence vary
+        assert doc["input"]["shape"] == ["batch", "sequence", 7] and r.shapes[0][2] == 7
+    if name.startswith("text"):  # the tokenizer, spelled out for a consumer that is not corenets
+        import re
+
+        tok = doc["tokenizer"]
+        assert re.findall(tok["token_pattern"], "it's a -lrb- great -rrb- film!") == ["it's", "a", "-", "lrb", "-",
+                                                                                      "great", "-", "rrb", "-", "film", "!"]
+        assert re.sub(tok["escape_pattern"], lambda m: tok["escapes"].get(m.group(), ""), "-lrb- a\\/b") == "( a/b"
+        assert ("CRC-32" in tok["steps"][-1]) == (name == "text-gru-subwords")
     assert doc["input"]["dtype"] == ("int64" if name.startswith("text") else "float32")
 
 
@@ -85,6 +96,20 @@ def test_unpacked_twin_equals_packed_model(tmp_path, cell, options):
 
     net = load_run(run).model
     ids = torch.tensor([[5, 3, 7, 0, 0, 0], [0, 0, 4, 0, 9, 2], [0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    with torch.inference_mode():
+        assert torch.allclose(UnpackedRecurrent(net)(ids), net(ids), atol=1e-6)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_unpacked_twin_reads_subwords_as_the_packed_model_does(tmp_path, bidirectional):
+    run = text_run(tmp_path, model="lstm", options={"bidirectional": bidirectional}, subwords=40)
+    from corenets.runs import load_run
+
+    net = load_run(run).model
+    words = torch.tensor([[5, 3, 7, 0, 0, 0], [0, 0, 4, 0, 9, 2], [0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    grams = torch.randint(1, 41, (4, 6, 6), generator=torch.Generator().manual_seed(0))
+    grams[..., 4:] = 0  # some slots empty, as for short words
+    ids = torch.cat([words.unsqueeze(-1), grams * (words != 0).unsqueeze(-1)], -1)  # pads carry no n-grams
     with torch.inference_mode():
         assert torch.allclose(UnpackedRecurrent(net)(ids), net(ids), atol=1e-6)
 

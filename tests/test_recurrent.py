@@ -164,3 +164,41 @@ def test_word_dropout_reads_training_words_as_unknown_in_training_only():
         create_model("gru", (12,), 1, vocab_size=50, word_dropout=1.0)
     with pytest.raises(ConfigError, match="token inputs"):
         create_model("lstm", (5, 3), 2, word_dropout=0.1)
+
+
+def test_subwords_read_a_word_as_the_mean_of_its_vector_and_its_ngrams_and_unknown_words_by_their_pieces():
+    from corenets.data.text import TextPreprocessing, build_vocab
+
+    torch.manual_seed(0)
+    vocab = build_vocab(["a good film", "a bad film"])
+    pre = TextPreprocessing(vocab=vocab, max_len=6, subwords=500, slots=12, ngrams=[3, 5])
+    model = create_model("gru", (6, 13), 1, hidden_size=4, vocab_size=len(vocab), embed_dim=5, subwords=500,
+                         embed_init=0.05).eval()
+    x = pre.transform(["a goodish film", "a badish film", "a good film"])
+    assert x.shape == (3, 6, 13) and x[0, 1, 0] == x[1, 1, 0] == 1  # both unknown words are <unk> as words
+    with torch.no_grad():
+        e = model.embed_tokens(x)
+        g = x[2, 1, 1:][x[2, 1, 1:] != 0]
+        manual = (model.embed.weight[x[2, 1, 0]] + model.grams.weight[g].sum(0)) / (1 + len(g))
+        torch.testing.assert_close(e[2, 1], manual)
+        assert not e[:, 3:].any()  # padding reads zero vectors
+        out = model(x)
+    assert (e[0, 1] - e[1, 1]).abs().max() > 1e-2 and out[0] != out[1]  # yet read apart by n-grams ("goo", "bad")
+    plain = create_model("gru", (6,), 1, hidden_size=4, vocab_size=len(vocab), embed_dim=5).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x[:1, :, 0]), plain(x[1:2, :, 0]))  # without them, the same sentence
+    left = torch.zeros(1, 6, 13, dtype=torch.long)
+    left[0, 3:] = x[2, :3]
+    with torch.no_grad():  # padding on the other side reads the same
+        torch.testing.assert_close(model(left), out[2:])
+    model.train()
+    model(x).sum().backward()
+    assert model.grams.weight.grad[g].abs().sum() > 0 and not model.grams.weight.grad[0].any()
+    with pytest.raises(ConfigError, match="model.subwords"):  # the data carries n-grams, the model is not told
+        create_model("gru", (6, 13), 1, vocab_size=len(vocab))
+    with pytest.raises(ConfigError, match="token inputs"):
+        create_model("gru", (6, 3), 1, subwords=10)
+    with pytest.raises(DataError, match="n-gram bucket 500.*model.subwords=100"):
+        create_model("gru", (6, 13), 1, vocab_size=len(vocab), subwords=100).eval()(
+            torch.nn.functional.pad(x[..., :1], (0, 12), value=0).index_fill(2, torch.tensor([1]), 500)
+            * (x[..., :1] != 0))

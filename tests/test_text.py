@@ -173,3 +173,57 @@ def test_predict_takes_raw_sentences(tmp_path, capsys):
     assert main(["predict", str(run), "the film was great", "awful and dull"]) == 0
     out = capsys.readouterr().out
     assert "p(neg)" in out and "awful and dull" in out
+
+
+def test_subwords_are_crc32_hashed_character_ngrams_shortest_first(tmp_path):
+    import zlib
+
+    from corenets.data.text import subword_ids
+
+    ids = subword_ids("film", 1000, 24)  # "<film>": 4 trigrams, 3 four-grams, 2 five-grams
+    assert len(ids) == 9 and all(1 <= i <= 1000 for i in ids)
+    assert ids[0] == 1 + zlib.crc32(b"<fi") % 1000 and ids[-1] == 1 + zlib.crc32(b"film>") % 1000
+    assert subword_ids("film", 1000, 4) == ids[:4]  # fewer slots keep the trigrams
+    p = _write_csv(tmp_path, _reviews())
+    b = load_dataset("text_csv", SplitSpec(seed=0), path=str(p), max_len=8, subwords=1000, subword_slots=10)
+    assert b.input_shape == (8, 11) and tuple(b.train.x.shape[1:]) == (8, 11) and b.train.x.dtype == torch.int64
+    pre = Preprocessing.from_dict(b.preprocessing.to_dict())  # as a run saves and loads it
+    x = pre.transform(["great", "greatest"])
+    assert x[0, 0, 0] >= 2 and x[1, 0, 0] == 1  # "greatest" is no training word ...
+    assert x[1, 0, 1:5].tolist() == x[0, 0, 1:5].tolist()  # ... but shares "<gr", "gre", "rea", "eat" with "great"
+    assert not x[:, 1:].any()  # padding: no word, no n-grams
+    with pytest.raises(DataError, match="data.subwords=-1"):
+        load_dataset("text_csv", SplitSpec(seed=0), path=str(p), subwords=-1)
+
+
+def test_subwords_let_a_trained_model_read_inflections_it_never_saw(tmp_path, capsys):
+    from corenets.cli import main
+    from corenets.config import from_dict
+    from corenets.errors import ConfigError
+    from corenets.experiment import run_config
+    from corenets.runs import load_run
+
+    good, bad = ["great", "lovely", "superb", "wonderful"], ["awful", "dull", "boring", "dreadful"]
+    rng = np.random.default_rng(0)
+    rows = [f"the {rng.choice(['film', 'show', 'plot'])} was {w},{lab}" for _ in range(30)
+            for w, lab in [(rng.choice(good), "pos"), (rng.choice(bad), "neg")]]
+    p = _write_csv(tmp_path, rows)
+    cfg = {"name": "t", "out": str(tmp_path / "runs"), "seed": 0,
+           "data": {"name": "text_csv", "path": str(p), "max_len": 6, "subwords": 500, "subword_slots": 12},
+           "model": {"name": "gru", "vocab_size": 64, "embed_dim": 16, "hidden_size": 16, "subwords": 500},
+           "train": {"epochs": 15, "batch_size": 8, "lr": 0.01}}
+    run = run_config(from_dict(cfg), quiet=True)
+    unseen = {"greatest": "pos", "lovelier": "pos", "superbly": "pos", "wonderfully": "pos",
+              "awfully": "neg", "duller": "neg", "boringly": "neg", "dreadfully": "neg"}
+    r = load_run(run)
+    x = r.preprocessing.transform([f"the film was {w}" for w in unseen])
+    assert (x[:, 3, 0] == 1).all()  # every one of them is <unk> as a word
+    with torch.no_grad():
+        p_pos = torch.sigmoid(r.model.eval()(x)[:, 0])
+    right = sum((p > 0.5) == (lab == "pos") for p, lab in zip(p_pos.tolist(), unseen.values()))
+    assert right >= 7, p_pos  # read by their pieces; without n-grams all eight are the same sentence
+    assert main(["predict", str(run), "the plot was wonderfully"]) == 0
+    assert "the plot was wonderfully" in capsys.readouterr().out
+    cfg["model"]["subwords"] = 0
+    with pytest.raises(ConfigError, match="set model.subwords"):
+        run_config(from_dict(cfg), quiet=True)

@@ -46,13 +46,18 @@ def image_run(root: Path, model: str = "seed_cnn", shape=(1, 28, 28), options=No
     return make_run(root, name or f"img-{model}", model, shape, "multiclass", [f"class{i}" for i in range(4)], pre, options)
 
 
-def text_run(root: Path, model: str = "lstm", options=None, name=None) -> Path:
+def text_run(root: Path, model: str = "lstm", options=None, name=None, subwords: int = 0) -> Path:
+    """subwords > 0: tokens carry 6 slots of character n-grams hashed into that many buckets."""
     from corenets.data.text import TextPreprocessing, build_vocab
 
     vocab = build_vocab(["a good film", "a bad film", "great fun and moving", "dull and long", "not good at all"])
-    pre = TextPreprocessing(vocab=vocab, max_len=12)
+    extra = {"subwords": subwords, "slots": 6, "ngrams": [3, 5]} if subwords else {}
+    pre = TextPreprocessing(vocab=vocab, max_len=12, **extra)
     opts = {"hidden_size": 8, "vocab_size": len(vocab), "embed_dim": 6, **(options or {})}
-    return make_run(root, name or f"text-{model}", model, (12,), "binary", ["negative", "positive"], pre, opts)
+    if subwords:
+        opts["subwords"] = subwords
+    return make_run(root, name or f"text-{model}", model, (12, 7) if subwords else (12,), "binary",
+                    ["negative", "positive"], pre, opts)
 
 
 def table_run(root: Path, model: str = "mlp", options=None, name=None, task: str = "binary") -> Path:

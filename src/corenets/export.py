@@ -67,6 +67,7 @@ class UnpackedRecurrent(nn.Module):
         super().__init__()
         rnn = net.rnn
         self.embed, self.head, self.readout, self.dirs = net.embed, net.head, net.readout, net.dirs
+        self.grams = net.grams  # character n-grams (model.subwords), or None
         self.hidden = rnn.hidden_size
         extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
         self.cells = nn.ModuleList()
@@ -82,17 +83,22 @@ class UnpackedRecurrent(nn.Module):
         self.eval()
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        real = ids != 0  # (B, T); pad id 0
+        real = (ids if self.grams is None else ids[..., 0]) != 0  # (B, T); pad id 0
         ones = real.long()  # int64 before cumsum: ONNX CumSum takes no booleans
         n_real = ones.sum(1, keepdim=True)  # (B, 1)
         # stable compaction: real token k goes to k, pads after them
         pos = torch.where(real, ones.cumsum(1) - 1, n_real + (1 - ones).cumsum(1) - 1)
-        ids = torch.zeros_like(ids).scatter(1, pos, ids)
+        ids = torch.zeros_like(ids).scatter(1, pos if self.grams is None else pos.unsqueeze(-1).expand_as(ids), ids)
         lengths = n_real.clamp(min=1)  # an empty row reads one pad step, as the packed model does
         t = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)  # (1, T)
         valid = t < lengths  # (B, T)
         rev = torch.where(valid, lengths - 1 - t, t)  # reverses the first `length` steps of each row
-        x = self.embed(ids)  # (B, T, E)
+        if self.grams is None:
+            x = self.embed(ids)  # (B, T, E)
+        else:  # as RecurrentNet.embed_tokens: the mean of the word's vector and its n-grams'
+            grams = ids[..., 1:]
+            count = 1 + (grams != 0).sum(-1, keepdim=True)
+            x = (self.embed(ids[..., 0]) + self.grams(grams).sum(-2)) / count.to(self.embed.weight.dtype)
         for layer in range(len(self.cells) // self.dirs):
             fwd, _ = self.cells[layer * self.dirs](x)  # (B, T, H)
             outs = [fwd]
@@ -138,9 +144,11 @@ def parity_batch(run, n: int = 32) -> tuple[torch.Tensor, str]:
     except (CorenetsError, OSError) as e:
         g = torch.Generator().manual_seed(0)
         shape = (n, *run.spec["input_shape"])
-        if run.spec["model"]["options"].get("vocab_size", 0) > 0:
-            vocab = run.spec["model"]["options"]["vocab_size"]
-            x = torch.randint(1, vocab, shape, generator=g)
+        options = run.spec["model"]["options"]
+        if options.get("vocab_size", 0) > 0:
+            x = torch.randint(1, options["vocab_size"], shape, generator=g)
+            if len(shape) == 3:  # word ids, then n-gram buckets 0..subwords
+                x[..., 1:] = torch.randint(0, options.get("subwords", 0) + 1, (*shape[:2], shape[2] - 1), generator=g)
             x[::2, shape[1] // 2:] = 0  # half the rows padded
         else:
             x = torch.randn(shape, generator=g)
@@ -252,7 +260,7 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     path = Path(out) if out else run.path / f"model{SUFFIX[fmt]}"
     path.parent.mkdir(parents=True, exist_ok=True)
     x, checked_on = parity_batch(run, batch)
-    seq = not x.is_floating_point() and x.ndim == 2  # token ids: the sequence length is dynamic too
+    seq = not x.is_floating_point() and x.ndim in (2, 3)  # token ids (and n-grams): the sequence length is dynamic too
     module = exportable(run.model.eval()).eval()
     xs = _variants(x, seq)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -283,6 +291,26 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     raise ExportError(f"could not export {run.path.name} ({run.spec['model']['name']}) to {fmt}: " + "; ".join(failures))
 
 
+def _tokenizer_doc(state: dict) -> dict:
+    """How corenets turns a sentence into the input tensor, for a program that is not corenets."""
+    from .data import text
+
+    doc = {
+        "steps": ["lower-case the sentence",
+                  "replace each match of escape_pattern: a bracket escape by its character in escapes, a backslash by ''",
+                  "tokens = every match of token_pattern, in order (Python re syntax)",
+                  "keep the first state.max_len tokens; a token's id is its index in state.vocab, else 1 (<unk>)",
+                  "pad with id 0 to state.max_len"],
+        "escape_pattern": text._PTB_ESCAPE.pattern, "escapes": text._PTB_BRACKETS, "token_pattern": text._TOKEN.pattern,
+    }
+    if state.get("subwords", 0) > 0:
+        doc["steps"].append(
+            "each token also gets up to state.slots character n-grams of '<' + token + '>' (n = ngrams[0]..ngrams[1], "
+            "the shorter n first, left to right, repeats dropped), each 1 + CRC-32(UTF-8 bytes) % state.subwords; "
+            "the input row of a token is [id, n-gram ids..., 0...] of length 1 + state.slots; a pad row is all 0")
+    return doc
+
+
 def _write_preprocessing(run, model_path: Path, fmt: str, seq: bool) -> Path:
     """What another program must do before and after the model, as JSON (the Preprocessing state, in full)."""
     from .runs import write_json
@@ -293,13 +321,14 @@ def _write_preprocessing(run, model_path: Path, fmt: str, seq: bool) -> Path:
              "binary": "sigmoid of the single output = P(classes[1])",
              "regression": "value * state.target_std + state.target_mean (the user's units)"}[task]
     doc = {
-        "input": {"name": "input", "shape": ["batch", *(["sequence"] if seq else spec["input_shape"])],
+        "input": {"name": "input", "shape": ["batch", *(["sequence", *spec["input_shape"][1:]] if seq else spec["input_shape"])],
                   "dtype": "int64" if seq else "float32"},
         "output": {"name": "output", "shape": ["batch", spec["num_outputs"]], "meaning": "logits" if task != "regression" else "scaled value",
                    "postprocess": after},
         "task": task,
         "classes": run.classes,
         "preprocessing": run.preprocessing.to_dict(),
+        **({"tokenizer": _tokenizer_doc(run.preprocessing.state)} if run.preprocessing.kind == "text" else {}),
         "recipe": spec.get("recipe"),
         "model": spec["model"],
         "corenets_version": spec.get("corenets_version"),

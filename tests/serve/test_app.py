@@ -104,6 +104,16 @@ def test_text(text_client):
     np.testing.assert_allclose(one[0]["probabilities"], r.json()["predictions"][0]["probabilities"], atol=1e-6)
 
 
+def test_text_with_subwords(tmp_path):
+    run = text_run(tmp_path, model="gru", subwords=40)  # tokens carry character n-grams: (T, 1 + slots) inputs
+    client = TestClient(create_app(run))
+    texts = ["a goodish film", "dull and longer"]  # words the vocabulary lacks, read by their pieces
+    r = client.post("/predict", json={"texts": texts})
+    assert r.status_code == 200, r.text
+    expected = load_run(run).predict(texts)
+    np.testing.assert_allclose([p["probabilities"] for p in r.json()["predictions"]], expected.proba, atol=1e-6)
+
+
 def test_table_rows_and_csv(table_client):
     client, run = table_client
     rows = [{"age": 30, "income": 2.5, "city": "oslo"}, {"age": 61, "income": 4.0, "city": "rome"}]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -44,6 +45,20 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+SUBWORD_N = (3, 5)  # character n-grams of "<word>", fastText's way: "<fi", "fil", ..., "lm>", "<fil", ...
+
+
+def subword_ids(word: str, buckets: int, slots: int) -> list[int]:
+    """A word's character n-grams, hashed into 1..buckets (0 is "no n-gram"): at most `slots` of them.
+
+    The hash is CRC-32, the same in every process and on every machine (Python's hash() is salted).
+    A word with more n-grams than slots keeps the shortest ones first, which every word has.
+    """
+    w = f"<{word}>"
+    grams = dict.fromkeys(w[i: i + n] for n in range(SUBWORD_N[0], SUBWORD_N[1] + 1) for i in range(len(w) - n + 1))
+    return [1 + zlib.crc32(g.encode("utf-8")) % buckets for g in list(grams)[:slots]]
+
+
 def build_vocab(texts: Iterable[str], min_freq: int = 1, max_size: int = 10000) -> list[str]:
     """Tokens by frequency (ties alphabetical), pad at 0 and unknown at 1; max_size counts both."""
     if max_size < 3:
@@ -54,7 +69,12 @@ def build_vocab(texts: Iterable[str], min_freq: int = 1, max_size: int = 10000) 
 
 
 class TextPreprocessing(Preprocessing):
-    """Sentences -> (N, max_len) token ids with the training vocabulary; pad 0, unknown 1."""
+    """Sentences -> (N, max_len) token ids with the training vocabulary; pad 0, unknown 1.
+
+    With ``subwords`` > 0 (hash buckets) each token also carries its character n-grams: the output is
+    (N, max_len, 1 + slots), column 0 the word id and columns 1.. the n-gram buckets (0 = none). A word
+    never seen in training is then still read by its pieces ("unwatchable": "<un", "tch", "able>", ...).
+    """
 
     kind = "text"
 
@@ -64,8 +84,15 @@ class TextPreprocessing(Preprocessing):
             self.__dict__["_index"] = {w: i for i, w in enumerate(self.state["vocab"])}
         return self.__dict__["_index"]
 
+    def _pieces(self, tok: str) -> list[int]:
+        cache = self.__dict__.setdefault("_pieces_cache", {})
+        if tok not in cache:
+            cache[tok] = [self.index.get(tok, self.index[UNK]),
+                          *subword_ids(tok, self.state["subwords"], self.state["slots"])]
+        return cache[tok]
+
     def transform(self, raw: Any) -> torch.Tensor:
-        """A sentence or a list of sentences -> (N, max_len) int64."""
+        """A sentence or a list of sentences -> (N, max_len) int64, or (N, max_len, 1 + slots) with subwords."""
         if isinstance(raw, str):
             raw = [raw]
         if hasattr(raw, "tolist"):
@@ -75,6 +102,13 @@ class TextPreprocessing(Preprocessing):
                 f"this run reads text: give a sentence or a list of sentences, got {type(raw).__name__}"
             )
         index, unk, t = self.index, self.index[UNK], self.state["max_len"]
+        if self.state.get("subwords", 0) > 0:
+            out = np.zeros((len(raw), t, 1 + self.state["slots"]), dtype=np.int64)
+            for r, s in enumerate(raw):
+                for c, tok in enumerate(tokenize(s)[:t]):
+                    ids = self._pieces(tok)
+                    out[r, c, : len(ids)] = ids
+            return torch.from_numpy(out)
         out = np.zeros((len(raw), t), dtype=np.int64)
         for r, s in enumerate(raw):
             ids = [index.get(tok, unk) for tok in tokenize(s)][:t]  # long sentences keep their start
@@ -118,7 +152,8 @@ def sentence_split(texts: list[str], tr: np.ndarray, va: np.ndarray) -> tuple[np
 
 def text_bundle(
     texts: list[str], labels: np.ndarray, spec: SplitSpec, name: str, max_len: int, min_freq: int, max_size: int,
-    test: tuple[list[str], np.ndarray] | None = None, val_split: str = "random",
+    test: tuple[list[str], np.ndarray] | None = None, val_split: str = "random", subwords: int = 0,
+    subword_slots: int = 24,
 ) -> DataBundle:
     """Encode labels, split (stratified, seeded), build the vocabulary on the training part only."""
     raw_classes = np.unique(labels.astype(str))
@@ -143,14 +178,19 @@ def text_bundle(
         raise DataError(f"data.max_len={max_len} must be >= 1 (or 0 for the longest training sentence)")
     if max_len == 0:
         max_len = max(1, max(len(tokenize(s)) for s in train_texts))
+    if subwords < 0 or subword_slots < 1:
+        raise DataError(f"data.subwords={subwords} (hash buckets, 0 = off) must be >= 0 and "
+                        f"data.subword_slots={subword_slots} >= 1")
     vocab = build_vocab(train_texts, min_freq, max_size)  # the training split only: no leakage
-    pre = TextPreprocessing(vocab=vocab, max_len=max_len)
+    extra = {"subwords": subwords, "slots": subword_slots, "ngrams": list(SUBWORD_N)} if subwords else {}
+    pre = TextPreprocessing(vocab=vocab, max_len=max_len, **extra)
     split = lambda idx: Split(pre.transform([texts[i] for i in idx]), torch.from_numpy(y[idx]))  # noqa: E731
     classes = [str(v) for v in values]
     return DataBundle(
         train=split(tr), val=split(va), test=Split(pre.transform(te_texts), torch.from_numpy(yte)),
-        task="binary" if len(classes) == 2 else "multiclass", input_shape=(max_len,), classes=classes,
-        preprocessing=pre, meta={"dataset": name, "vocab_size": len(vocab), "max_len": max_len},
+        task="binary" if len(classes) == 2 else "multiclass",
+        input_shape=(max_len, 1 + subword_slots) if subwords else (max_len,), classes=classes,
+        preprocessing=pre, meta={"dataset": name, "vocab_size": len(vocab), "max_len": max_len, "subwords": subwords},
     )
 
 
@@ -213,13 +253,19 @@ def text_csv(
     max_len: int = 64,
     min_freq: int = 1,
     max_size: int = 20000,
+    subwords: int = 0,
+    subword_slots: int = 24,
 ) -> DataBundle:
-    """Your own CSV/TSV of sentences and labels (any number of classes); word tokens, vocabulary from train only."""
+    """Your own CSV/TSV of sentences and labels (any number of classes); word tokens, vocabulary from train only.
+
+    subwords > 0 adds each word's character n-grams, hashed into that many buckets (set model.subwords alike).
+    """
     if not path:
         raise DataError("text_csv needs a file: --set data.path=reviews.csv data.text=COLUMN data.label=COLUMN")
     p = Path(path)
     texts, y = _columns(_read_table(p, sep), text, label, p)
-    return text_bundle(texts, y, spec, f"text_csv:{p.name}", max_len, min_freq, max_size)
+    return text_bundle(texts, y, spec, f"text_csv:{p.name}", max_len, min_freq, max_size,
+                       subwords=subwords, subword_slots=subword_slots)
 
 
 def _sst2_files(path: str) -> tuple[Any, Any]:
@@ -260,7 +306,7 @@ def _sst2_files(path: str) -> tuple[Any, Any]:
 @DATASETS.register()
 def sst2(
     spec: SplitSpec, path: str = "", max_len: int = 64, min_freq: int = 1, max_size: int = 10000,
-    val_split: Literal["sentences", "random"] = "sentences",
+    val_split: Literal["sentences", "random"] = "sentences", subwords: int = 0, subword_slots: int = 24,
 ) -> DataBundle:
     """GLUE SST-2 sentiment (67,349 train rows: sentences and their phrases); the labelled dev split is the test split.
 
@@ -271,6 +317,6 @@ def sst2(
     texts, y = _columns(train, "sentence", "label", Path("train.tsv"))
     dev_texts, dev_y = _columns(dev, "sentence", "label", Path("dev.tsv"))
     bundle = text_bundle(texts, y, spec, "sst2", max_len, min_freq, max_size, test=(dev_texts, dev_y),
-                         val_split=val_split)
+                         val_split=val_split, subwords=subwords, subword_slots=subword_slots)
     bundle.classes = ["negative", "positive"]  # GLUE: 0 = negative, 1 = positive
     return bundle

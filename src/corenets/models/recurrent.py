@@ -4,6 +4,8 @@ Inputs, by shape of one example (``input_shape``):
   (T, F)      float sequences: images read as rows, tables read as features, price windows;
   (C, H, W)   images, read as H rows of W*C features (the same as ``data.as_sequence: rows``);
   (T,)        int64 token ids with pad id 0, when ``vocab_size > 0`` (an embedding front);
+  (T, 1+K)    the same with each token's K hashed character n-grams after its id, when ``subwords > 0``:
+              a token's vector is the mean of its word vector and its n-gram vectors (fastText's way);
               float (T,) without an embedding is read as T steps of 1 feature.
 
 Padding is handled by packing: the real tokens of each row are moved to the front
@@ -19,6 +21,7 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError, DataError
@@ -38,7 +41,7 @@ class RecurrentNet(nn.Module):
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
         bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
         vocab_size: int, embed_dim: int, embed_init: float = 0.0, input_dropout: float = 0.0,
-        word_dropout: float = 0.0,
+        word_dropout: float = 0.0, subwords: int = 0,
     ):
         super().__init__()
         if hidden_size < 1 or layers < 1:
@@ -52,6 +55,9 @@ class RecurrentNet(nn.Module):
         if word_dropout and vocab_size <= 0:
             raise ConfigError("model.word_dropout replaces token ids with the unknown word; it needs token inputs "
                               "(model.vocab_size > 0)")
+        if subwords < 0 or (subwords and vocab_size <= 0):
+            raise ConfigError(f"model.subwords={subwords} (n-gram hash buckets) must be >= 0, and > 0 only with token "
+                              "inputs (model.vocab_size > 0)")
         if not embed_init >= 0:
             raise ConfigError(f"model.embed_init={embed_init} must be >= 0 (0 = torch's N(0, 1); 0.05 = Keras' uniform)")
         if any(h < 1 for h in head):
@@ -60,17 +66,26 @@ class RecurrentNet(nn.Module):
         self.readout = readout
         self.vocab_size = vocab_size
         self.word_dropout = word_dropout
+        self.subwords = subwords
+        self.grams = None
         if vocab_size > 0:
-            if len(self.input_shape) != 1:
+            want = 2 if subwords else 1
+            if len(self.input_shape) != want:
+                fix = ("set data.subwords to model.subwords, so tokens carry their n-grams" if subwords else
+                       "set model.vocab_size=0 for float sequences; or, if the data carries character n-grams "
+                       "(data.subwords), set model.subwords to the same number of buckets")
                 raise ConfigError(
-                    f"model.vocab_size={vocab_size} means token-id inputs of shape (T,), but the data has shape "
-                    f"{self.input_shape}; set model.vocab_size=0 for float sequences"
+                    f"model.vocab_size={vocab_size} means token-id inputs of shape "
+                    f"{'(T, 1 + slots)' if subwords else '(T,)'}, but the data has shape {self.input_shape}; {fix}"
                 )
             self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)  # the pad row stays zero
-            if embed_init > 0:  # Keras' uniform(-0.05, 0.05) instead of torch's N(0, 1): small vectors, learnt faster
-                with torch.no_grad():
-                    self.embed.weight.uniform_(-embed_init, embed_init)
-                    self.embed.weight[PAD_ID].zero_()
+            if subwords:
+                self.grams = nn.Embedding(subwords + 1, embed_dim, padding_idx=0)  # bucket 0: "no n-gram"
+            for table in (self.embed, self.grams):
+                if table is not None and embed_init > 0:  # Keras' uniform(-0.05, 0.05), not torch's N(0, 1)
+                    with torch.no_grad():
+                        table.weight.uniform_(-embed_init, embed_init)
+                        table.weight[0].zero_()
             features = embed_dim
         else:
             self.embed = None
@@ -122,25 +137,45 @@ class RecurrentNet(nn.Module):
             out, state, lengths = self._run_tokens(x)
         return self.head(self.drop(self._read(out, state, lengths)))
 
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids -> (B, T, E); (B, T, 1+K) ids and n-grams -> the mean of the word's and its n-grams' vectors."""
+        if self.grams is None:
+            return self.embed(ids)
+        real = ids[..., 0] != PAD_ID
+        rows = ids[real]  # (R, 1+K): real tokens only; a padded batch is mostly pads
+        grams = rows[:, 1:]
+        count = 1 + (grams != 0).sum(-1, keepdim=True)  # the word and its n-grams
+        summed = F.embedding_bag(grams, self.grams.weight, mode="sum", padding_idx=0)  # (R, E), no (R, K, E)
+        vecs = (self.embed(rows[:, 0]) + summed) / count.to(summed.dtype)
+        return vecs.new_zeros((*ids.shape[:-1], vecs.shape[-1])).index_put((real,), vecs)  # pads read zero
+
     def _run_tokens(self, ids: torch.Tensor):
-        if ids.is_floating_point() or ids.ndim != 2:
-            raise DataError(f"the embedding front expects (B, T) int64 token ids, got {tuple(ids.shape)} {ids.dtype}")
-        top = int(ids.max()) if ids.numel() else 0
+        want = 3 if self.grams is not None else 2
+        if ids.is_floating_point() or ids.ndim != want:
+            shape = "(B, T, 1 + slots) int64 token ids and n-grams" if want == 3 else "(B, T) int64 token ids"
+            raise DataError(f"the embedding front expects {shape}, got {tuple(ids.shape)} {ids.dtype}")
+        words = ids[..., 0] if want == 3 else ids
+        top = int(words.max()) if words.numel() else 0
         if top >= self.vocab_size or (ids.numel() and int(ids.min()) < 0):
             raise DataError(
                 f"token id {top} is outside the embedding's 0..{self.vocab_size - 1}; "
                 f"set model.vocab_size to at least the data's vocabulary size (data.max_size)"
             )
-        real = ids != PAD_ID
+        if want == 3 and ids.numel() and int(ids[..., 1:].max()) > self.subwords:
+            raise DataError(f"n-gram bucket {int(ids[..., 1:].max())} is outside model.subwords={self.subwords}; "
+                            "set model.subwords to data.subwords")
+        real = words != PAD_ID
         if self.training and self.word_dropout > 0:
             # Training words read as the unknown word now and then, so its embedding learns what a word never
             # seen in training (a dev sentence's rare name or inflection) should mean: little.
-            ids = ids.masked_fill(real & (torch.rand(ids.shape, device=ids.device) < self.word_dropout), UNK_ID)
+            drop = real & (torch.rand(words.shape, device=ids.device) < self.word_dropout)
+            words = words.masked_fill(drop, UNK_ID)
+            ids = torch.cat([words.unsqueeze(-1), ids[..., 1:]], -1) if want == 3 else words
         # Move real tokens to the front, keeping their order: any padding layout packs the same way.
         order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
-        ids = ids.gather(1, order)
+        ids = ids.gather(1, order if want == 2 else order.unsqueeze(-1).expand_as(ids))
         lengths = real.sum(1).clamp(min=1)  # an empty row reads one pad step (a zero vector)
-        emb = self.in_drop(self.embed(ids))  # (B, T, E)
+        emb = self.in_drop(self.embed_tokens(ids))  # (B, T, E)
         packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         if self.readout == "last":
@@ -181,12 +216,13 @@ def rnn(
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
     word_dropout: float = 0.0,
+    subwords: int = 0,
 ) -> nn.Module:
     """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
     return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout)
+                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords)
 
 
 @MODELS.register()
@@ -205,12 +241,13 @@ def lstm(
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
     word_dropout: float = 0.0,
+    subwords: int = 0,
 ) -> nn.Module:
     """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout)
+                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords)
 
 
 @MODELS.register()
@@ -229,9 +266,10 @@ def gru(
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
     word_dropout: float = 0.0,
+    subwords: int = 0,
 ) -> nn.Module:
     """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout)
+                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords)
