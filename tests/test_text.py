@@ -227,3 +227,27 @@ def test_subwords_let_a_trained_model_read_inflections_it_never_saw(tmp_path, ca
     cfg["model"]["subwords"] = 0
     with pytest.raises(ConfigError, match="set model.subwords"):
         run_config(from_dict(cfg), quiet=True)
+
+
+@pytest.mark.parametrize("recipe", ["sst2-lstm", "sst2-gru", "sst2-best"])
+def test_sst2_recipes_run_end_to_end_on_a_file_of_the_official_format(tmp_path, recipe):
+    """The shipped recipes, data and model settings together (sst2-best's n-grams on both sides), one short epoch."""
+    import json
+
+    from corenets.config import apply_overrides
+    from corenets.experiment import run_config
+    from corenets.recipes import load_recipe
+
+    d = _sst2_folder(tmp_path)
+    cfg = apply_overrides(load_recipe(recipe), [f"data.path={d}", f"out={tmp_path / 'runs'}", "train.epochs=1",
+                                                "data.val_split=random"])
+    run = run_config(cfg, quiet=True)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["test"]["n"] == 2 and m["data"]["test"] == 2  # dev is the test split
+    assert m["members"] == (5 if recipe == "sst2-best" else 1)
+    slots = m["data"]["input_shape"][1:]  # sst2-best's tokens carry 24 n-gram slots; the seed recipes' do not
+    assert slots == ([25] if recipe == "sst2-best" else [])
+    from corenets.runs import load_run
+
+    pred = load_run(run).predict(["surely a good movie", "unheard-of badness"])  # raw sentences, unseen words
+    assert pred.proba.shape == (2, 2) and np.allclose(pred.proba.sum(1), 1)
