@@ -124,3 +124,31 @@ def test_a_text_ensemble_exports_through_each_members_unpacked_twin():
     x[0, 3:] = 0
     with torch.no_grad():
         assert torch.allclose(twin(x), ens(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_a_confident_binary_average_keeps_its_digits_in_onnx(tmp_path, exporter):
+    """Members sure of their answer (logits near +-11, as a trained SST-2 ensemble's): onnxruntime's sigmoid is
+    coarse in its tails, so the average is written with softplus, which exports as itself."""
+    pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="torch.export's ONNX exporter needs onnxscript")
+    from corenets.export import TOLERANCE, _onnx_export, _onnx_runner
+
+    torch.manual_seed(0)
+    members = [create_model("mlp", (4,), 1, hidden=[8]) for _ in range(3)]
+    for i, m in enumerate(members):
+        bias = list(m.parameters())[-1]  # the output layer's
+        assert bias.shape == (1,)
+        with torch.no_grad():
+            bias.fill_(10.0 + i)
+    ens = Ensemble(members, "binary").eval()
+    x = torch.randn(16, 4)
+    x[8:] *= -1
+    with torch.no_grad():
+        ref = ens(x)
+    assert ref.abs().max() > 9  # confident
+    path = tmp_path / "ens.onnx"
+    _onnx_export(ens, x, path, dynamo=exporter == "dynamo", seq=False)
+    got = torch.as_tensor(_onnx_runner(path)(x))
+    assert (got - ref).abs().max() <= TOLERANCE

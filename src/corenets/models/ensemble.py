@@ -29,8 +29,10 @@ def average_outputs(outs: torch.Tensor, task: str) -> torch.Tensor:
     log_n = math.log(outs.shape[0])
     if task == "multiclass":
         return torch.logsumexp(F.log_softmax(outs, dim=-1), dim=0) - log_n
-    if task == "binary":  # logit(mean p) = log(mean p) - log(mean (1 - p))
-        return torch.logsumexp(F.logsigmoid(outs), dim=0) - torch.logsumexp(F.logsigmoid(-outs), dim=0)
+    if task == "binary":  # logit(mean p) = log(mean p) - log(mean (1 - p)); log p = -softplus(-x)
+        # softplus, not logsigmoid: exported to ONNX, logsigmoid(x) becomes Log(Sigmoid(x)), and onnxruntime's
+        # sigmoid is coarse in its tails (a confident SST-2 ensemble's logit of 10.4 came back 0.0014 off)
+        return torch.logsumexp(-F.softplus(-outs), dim=0) - torch.logsumexp(-F.softplus(outs), dim=0)
     return outs.mean(0)
 
 
