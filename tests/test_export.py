@@ -41,6 +41,33 @@ CASES = [pytest.param(f, "torchscript", id=f"{f[0]}-torchscript") for f in FAMIL
 ]
 
 
+def _encode_from_doc(doc: dict, sentences: list[str]):
+    """What a program that is not corenets would write, following model.preprocessing.json only."""
+    import re
+    import zlib
+
+    import numpy as np
+
+    tok, st = doc["tokenizer"], doc["preprocessing"]["state"]
+    index = {w: i for i, w in enumerate(st["vocab"])}
+    slots = st.get("slots", 0)
+    out = np.zeros((len(sentences), st["max_len"], 1 + slots) if slots else (len(sentences), st["max_len"]), np.int64)
+    for r, s in enumerate(sentences):
+        s = re.sub(tok["escape_pattern"], lambda m: tok["escapes"].get(m.group(), ""), s.lower())
+        for c, t in enumerate(re.findall(tok["token_pattern"], s)[: st["max_len"]]):
+            if not slots:
+                out[r, c] = index.get(t, 1)
+                continue
+            w, grams = f"<{t}>", []
+            for n in range(st["ngrams"][0], st["ngrams"][1] + 1):
+                for i in range(len(w) - n + 1):
+                    if w[i: i + n] not in grams:
+                        grams.append(w[i: i + n])
+            ids = [index.get(t, 1)] + [1 + zlib.crc32(g.encode()) % st["subwords"] for g in grams[:slots]]
+            out[r, c, : len(ids)] = ids
+    return out
+
+
 @pytest.mark.parametrize("family,exporter", CASES)
 def test_onnx_parity_every_family(tmp_path, family, exporter):
     pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
@@ -67,6 +94,11 @@ def test_onnx_parity_every_family(tmp_path, family, exporter):
                                                                                       "great", "-", "rrb", "-", "film", "!"]
         assert re.sub(tok["escape_pattern"], lambda m: tok["escapes"].get(m.group(), ""), "-lrb- a\\/b") == "( a/b"
         assert ("CRC-32" in tok["steps"][-1]) == (name == "text-gru-subwords")
+        from corenets.runs import load_run
+
+        sents = ["A good film -LRB- not dull -RRB- !", "unheard-of goodness, and\\/or longer fun, hahaha", ""]
+        ours = load_run(run).preprocessing.transform(sents).numpy()
+        assert (_encode_from_doc(doc, sents) == ours).all()  # the document alone reproduces corenets' input
     assert doc["input"]["dtype"] == ("int64" if name.startswith("text") else "float32")
 
 
