@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .errors import CorenetsError
+from .models.recurrent import mean_of_pieces
 
 TOLERANCE = 1e-4
 FORMATS = ("onnx", "torchscript")
@@ -93,12 +94,7 @@ class UnpackedRecurrent(nn.Module):
         t = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)  # (1, T)
         valid = t < lengths  # (B, T)
         rev = torch.where(valid, lengths - 1 - t, t)  # reverses the first `length` steps of each row
-        if self.grams is None:
-            x = self.embed(ids)  # (B, T, E)
-        else:  # as RecurrentNet.embed_tokens: the mean of the word's vector and its n-grams'
-            grams = ids[..., 1:]
-            count = 1 + (grams != 0).sum(-1, keepdim=True)
-            x = (self.embed(ids[..., 0]) + self.grams(grams).sum(-2)) / count.to(self.embed.weight.dtype)
+        x = self.embed(ids) if self.grams is None else mean_of_pieces(self.embed, self.grams, ids)  # (B, T, E)
         for layer in range(len(self.cells) // self.dirs):
             fwd, _ = self.cells[layer * self.dirs](x)  # (B, T, H)
             outs = [fwd]

@@ -8,6 +8,7 @@ run's TextPreprocessing, so ``predict`` takes raw sentences.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 import zlib
@@ -48,7 +49,8 @@ def tokenize(text: str) -> list[str]:
 SUBWORD_N = (3, 5)  # character n-grams of "<word>", fastText's way: "<fi", "fil", ..., "lm>", "<fil", ...
 
 
-def subword_ids(word: str, buckets: int, slots: int) -> list[int]:
+@functools.lru_cache(maxsize=1 << 16)  # a word's n-grams are hashed once; bounded, as a server reads any text
+def subword_ids(word: str, buckets: int, slots: int) -> tuple[int, ...]:
     """A word's character n-grams, hashed into 1..buckets (0 is "no n-gram"): at most `slots` of them.
 
     The hash is CRC-32, the same in every process and on every machine (Python's hash() is salted).
@@ -56,7 +58,7 @@ def subword_ids(word: str, buckets: int, slots: int) -> list[int]:
     """
     w = f"<{word}>"
     grams = dict.fromkeys(w[i: i + n] for n in range(SUBWORD_N[0], SUBWORD_N[1] + 1) for i in range(len(w) - n + 1))
-    return [1 + zlib.crc32(g.encode("utf-8")) % buckets for g in list(grams)[:slots]]
+    return tuple(1 + zlib.crc32(g.encode("utf-8")) % buckets for g in list(grams)[:slots])
 
 
 def build_vocab(texts: Iterable[str], min_freq: int = 1, max_size: int = 10000) -> list[str]:
@@ -84,13 +86,6 @@ class TextPreprocessing(Preprocessing):
             self.__dict__["_index"] = {w: i for i, w in enumerate(self.state["vocab"])}
         return self.__dict__["_index"]
 
-    def _pieces(self, tok: str) -> list[int]:
-        cache = self.__dict__.setdefault("_pieces_cache", {})
-        if tok not in cache:
-            cache[tok] = [self.index.get(tok, self.index[UNK]),
-                          *subword_ids(tok, self.state["subwords"], self.state["slots"])]
-        return cache[tok]
-
     def transform(self, raw: Any) -> torch.Tensor:
         """A sentence or a list of sentences -> (N, max_len) int64, or (N, max_len, 1 + slots) with subwords."""
         if isinstance(raw, str):
@@ -106,8 +101,9 @@ class TextPreprocessing(Preprocessing):
             out = np.zeros((len(raw), t, 1 + self.state["slots"]), dtype=np.int64)
             for r, s in enumerate(raw):
                 for c, tok in enumerate(tokenize(s)[:t]):
-                    ids = self._pieces(tok)
-                    out[r, c, : len(ids)] = ids
+                    grams = subword_ids(tok, self.state["subwords"], self.state["slots"])
+                    out[r, c, 0] = index.get(tok, unk)
+                    out[r, c, 1: 1 + len(grams)] = grams
             return torch.from_numpy(out)
         out = np.zeros((len(raw), t), dtype=np.int64)
         for r, s in enumerate(raw):

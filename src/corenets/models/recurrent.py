@@ -34,6 +34,16 @@ PAD_ID = 0
 UNK_ID = 1  # the vocabulary's unknown word (data.text: <pad> 0, <unk> 1)
 
 
+def mean_of_pieces(embed: nn.Embedding, grams: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+    """(B, T, 1+K) word ids and n-gram buckets -> (B, T, E): the mean of each word's vector and its n-grams'.
+
+    The plain form, over every slot of every position (pads read zero); exporters take it as it is.
+    """
+    pieces = ids[..., 1:]
+    count = 1 + (pieces != 0).sum(-1, keepdim=True)
+    return (embed(ids[..., 0]) + grams(pieces).sum(-2)) / count.to(embed.weight.dtype)
+
+
 class RecurrentNet(nn.Module):
     """[Embedding] -> RNN/LSTM/GRU x layers (optionally bidirectional) -> read-out -> [Linear -> act] x N -> Linear."""
 
@@ -141,8 +151,9 @@ class RecurrentNet(nn.Module):
         """(B, T) ids -> (B, T, E); (B, T, 1+K) ids and n-grams -> the mean of the word's and its n-grams' vectors."""
         if self.grams is None:
             return self.embed(ids)
+        # mean_of_pieces' numbers, computed for real tokens only (a padded batch is mostly pads), without (R, K, E)
         real = ids[..., 0] != PAD_ID
-        rows = ids[real]  # (R, 1+K): real tokens only; a padded batch is mostly pads
+        rows = ids[real]  # (R, 1+K)
         grams = rows[:, 1:]
         count = 1 + (grams != 0).sum(-1, keepdim=True)  # the word and its n-grams
         summed = F.embedding_bag(grams, self.grams.weight, mode="sum", padding_idx=0)  # (R, E), no (R, K, E)
