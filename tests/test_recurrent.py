@@ -84,6 +84,32 @@ def test_embed_init_is_keras_uniform_with_a_zero_pad_row():
         create_model("lstm", (8,), 1, vocab_size=500, embed_init=-1.0)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_keras_init_is_glorot_inputs_orthogonal_recurrence_and_zero_biases(cell):
+    torch.manual_seed(0)
+    model = create_model(cell, (8,), 3, hidden_size=16, layers=2, bidirectional=True, vocab_size=50, embed_dim=12,
+                         head=[10], init="keras")
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    for name, w in model.rnn.named_parameters():
+        if name.startswith("weight_ih"):  # (gates*H, in): Glorot's bound sqrt(6 / (fan_in + fan_out))
+            bound = (6 / (w.shape[0] + w.shape[1])) ** 0.5
+            assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound
+        elif name.startswith("weight_hh"):  # (gates*H, H), orthonormal columns
+            torch.testing.assert_close(w.T @ w, torch.eye(16), atol=1e-5, rtol=0)
+        elif cell == "lstm" and name.startswith("bias_ih"):  # Keras' unit_forget_bias: forget gate 1, the rest 0
+            assert w[16:32].eq(1).all() and w[:16].eq(0).all() and w[32:].eq(0).all()
+        else:
+            assert not w.any(), name
+        assert w.shape[0] == gates * 16
+    for layer in (m for m in model.head if isinstance(m, torch.nn.Linear)):
+        assert not layer.bias.any() and layer.weight.abs().max() <= (6 / sum(layer.weight.shape)) ** 0.5
+    torch.manual_seed(0)
+    default = create_model(cell, (8,), 3, hidden_size=16, vocab_size=50, embed_dim=12)
+    assert default.rnn.bias_hh_l0.any()  # torch's own init is the default
+    with pytest.raises(ConfigError, match="model.init"):
+        create_model(cell, (8,), 3, vocab_size=50, init="tf")
+
+
 def test_bad_inputs():
     model = create_model("lstm", (10, 3), 2, hidden_size=4)
     with pytest.raises(DataError, match="vocab_size"):

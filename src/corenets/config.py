@@ -56,6 +56,9 @@ class TrainConfig:
     mode: Literal["auto", "min", "max"] = "auto"  # auto: min for losses and errors, max otherwise
     min_delta: float = 0.0  # the smallest change that counts as an improvement
     restore_best: bool = True  # end with the best weights on `monitor`, not the last
+    # after choosing the epoch on validation, train a fresh model on training + validation rows for that many
+    # epochs (same seed, the schedule's full length) and keep it; scalers and vocabularies stay fitted on training
+    refit: bool = False
     tensorboard: bool = False  # also log to <run>/tensorboard (needs the [tensorboard] extra)
     # image batches only, applied on the device each step: e.g. "translate:2,flip,cutout:8" (train/augment.py); "" = none
     augment: str = ""

@@ -17,13 +17,13 @@ import torch
 from . import runs
 from .config import RunConfig, dump_yaml, load_yaml, to_dict
 from .data import load_dataset
-from .data.bundle import DataBundle, SplitSpec
+from .data.bundle import DataBundle, Split, SplitSpec
 from .errors import ConfigError, Interrupted, RunFolderError, TrainingError
 from .evaluate import metrics as M
 from .evaluate import plots
 from .evaluate.report import build_report
 from .models import build_model, count_parameters
-from .train.callbacks import Checkpoint, EarlyStopping, GracefulInterrupt, ProgressBar, TensorBoard
+from .train.callbacks import Checkpoint, EarlyStopping, GracefulInterrupt, ProgressBar, StopAfter, TensorBoard
 from .train.device import seed_everything, select_device
 from .train.distributed import World
 from .train.loop import fit, predict_outputs
@@ -80,6 +80,10 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         from .experiment_scratch import run_scratch_config
 
         return run_scratch_config(cfg, resume=resume, quiet=quiet)
+    if cfg.train.refit and cfg.train.schedule == "plateau":
+        raise ConfigError("train.refit replays the chosen epochs' learning rates, but schedule 'plateau' sets them "
+                          "from validation loss, which a refit on training + validation has not; use cosine, step, "
+                          "linear or none, or set train.refit=false")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed, cfg.deterministic)
@@ -143,12 +147,23 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         raise TrainingError(f"{e} (run folder: {run_dir}; model.pt holds epoch {best['epoch']})") from None
     except RunFolderError as e:  # a write failed mid-run (full disk): the previous last.pt is intact
         raise RunFolderError(f"{e}. The last good checkpoint is kept: resume with {again}") from None
+    refit = None
+    if tcfg.refit:
+        chosen = best["epoch"] if tcfg.restore_best and best["epoch"] > 0 else len(history.rows)
+        try:
+            with world.guard():
+                model, refit = refit_model(cfg, bundle, chosen, device, world, quiet)
+        except TrainingError as e:
+            raise TrainingError(f"{e} in the refit on training + validation (run folder: {run_dir}; model.pt holds "
+                                f"the selection fit's epoch {best['epoch']}; set train.refit=false to keep it)") from None
     wall = time.perf_counter() - t0
     if not world.is_main:
         world.close()
         return None
     runs.write_history(run_dir / "history.csv", history.rows)  # a kill between last.pt and history.csv lost the last row
-    if tcfg.restore_best and (run_dir / "model.pt").is_file():
+    if refit is not None:  # the refit model replaces the selection fit's in model.pt
+        save_best(model, refit["epochs"])
+    elif tcfg.restore_best and (run_dir / "model.pt").is_file():
         model.load_state_dict(runs.load_checkpoint(run_dir / "model.pt")["state_dict"])
     else:  # the last weights are the answer: model.pt must hold them
         save_best(model, len(history.rows))
@@ -157,7 +172,8 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
     info = {
         "recipe": cfg.name, "description": cfg.description, "task": bundle.task, "test": test,
         "best_epoch": best["epoch"], "epochs_run": len(rows), "monitor": tcfg.monitor, "stopped": history.stopped,
-        "train_seconds": float(sum(r["seconds"] for r in rows)), "wall_seconds": wall,
+        "train_seconds": float(sum(r["seconds"] for r in rows)) + (refit["train_seconds"] if refit else 0.0),
+        "wall_seconds": wall, "refit": refit,
         "parameters": count_parameters(model), "members": cfg.model.members, "seed": cfg.seed, "device": str(device),
         "threads": torch.get_num_threads(),
         "batch_size": {"per_process": tcfg.batch_size, "processes": world.size, "global": tcfg.batch_size * world.size,
@@ -165,13 +181,37 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         "data": {**bundle.sizes(), "dataset": bundle.meta.get("dataset", cfg.data.name), "input_shape": list(bundle.input_shape),
                  "classes": bundle.classes},
         "versions": versions(), "finished": datetime.now().isoformat(timespec="seconds"),
-        "notes": bundle.meta.get("notes", []),
+        "notes": bundle.meta.get("notes", []) + ([
+            f"refit: the final model was trained afresh on training + validation rows ({refit['rows']:,}) for "
+            f"{refit['epochs']} epoch(s), the count chosen on validation; the validation curve and figures are "
+            f"those of the selection fit, and the test figures are the refit model's"] if refit else []),
     }
     plots.curves(rows, run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse")
     runs.write_json(run_dir / "metrics.json", info)
     build_report(run_dir)
     world.close()
     return run_dir
+
+
+def refit_model(cfg: RunConfig, bundle: DataBundle, epochs: int, device: torch.device, world: World,
+                quiet: bool) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A fresh model (same seed) trained on training + validation rows for the `epochs` chosen on validation.
+
+    The schedule keeps its full length and training stops after `epochs`, so the refit replays the chosen
+    model's learning-rate path on more rows: training, validation, and the rows withheld only to keep validation
+    leak-free (SST-2's phrases of validation sentences). Nothing is validated: every labelled row is trained on.
+    Preprocessing (scaler, vocabulary) stays fitted on the training part.
+    """
+    seed_everything(cfg.seed, cfg.deterministic)
+    model = build_model(cfg.model.name, bundle.input_shape, bundle.num_outputs, cfg.model.options, cfg.model.members,
+                        bundle.task)
+    parts = [bundle.train, bundle.val] + ([bundle.withheld] if bundle.withheld is not None else [])
+    both = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
+    if not quiet:
+        print(f"refit on training + validation ({len(both):,} rows) for {epochs} epoch(s)", flush=True)
+    history = fit(model, dataclasses.replace(bundle, train=both), cfg.train, [ProgressBar(quiet=quiet), StopAfter(epochs)],
+                  device=device, seed=cfg.seed, world=world, validate=False)
+    return model, {"epochs": epochs, "rows": len(both), "train_seconds": float(sum(r["seconds"] for r in history.rows))}
 
 
 def history_of(state) -> list[dict[str, float]]:

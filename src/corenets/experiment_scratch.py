@@ -71,7 +71,8 @@ def check_supported(cfg: RunConfig) -> None:
     if cfg.model.name != "mlp":
         raise ConfigError(f"engine: scratch trains model mlp only, got {cfg.model.name!r}; use engine: torch")
     unsupported = {"schedule": (t.schedule, "none"), "grad_clip": (t.grad_clip, 0.0),
-                   "label_smoothing": (t.label_smoothing, 0.0), "cv": (cfg.cv, 0)}
+                   "label_smoothing": (t.label_smoothing, 0.0), "cv": (cfg.cv, 0),
+                   "refit": (t.refit, False)}
     for key, (value, off) in unsupported.items():
         if value != off:
             raise ConfigError(f"engine: scratch does not implement {key}={value!r}; set it to {off!r} "

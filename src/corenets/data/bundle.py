@@ -87,6 +87,9 @@ class DataBundle:
     classes: list[str] | None = None  # class names, index = class id (None for regression)
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     meta: dict[str, Any] = field(default_factory=dict)  # dataset name, sizes, notes for the report
+    # rows of the training file kept out of training only so validation stays leak-free (the phrases of SST-2's
+    # validation sentences); neither trained on nor scored, but a refit on training + validation takes them too
+    withheld: Split | None = None
 
     @property
     def num_outputs(self) -> int:

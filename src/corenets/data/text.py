@@ -182,11 +182,13 @@ def text_bundle(
     pre = TextPreprocessing(vocab=vocab, max_len=max_len, **extra)
     split = lambda idx: Split(pre.transform([texts[i] for i in idx]), torch.from_numpy(y[idx]))  # noqa: E731
     classes = [str(v) for v in values]
+    withheld = np.setdiff1d(np.arange(len(y)), np.union1d(tr, va)) if test is not None else np.array([], np.int64)
     return DataBundle(
         train=split(tr), val=split(va), test=Split(pre.transform(te_texts), torch.from_numpy(yte)),
         task="binary" if len(classes) == 2 else "multiclass",
         input_shape=(max_len, 1 + subword_slots) if subwords else (max_len,), classes=classes,
         preprocessing=pre, meta={"dataset": name, "vocab_size": len(vocab), "max_len": max_len, "subwords": subwords},
+        withheld=split(withheld) if len(withheld) else None,
     )
 
 

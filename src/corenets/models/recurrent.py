@@ -29,6 +29,7 @@ from . import MODELS
 
 Readout = Literal["last", "mean", "max"]
 HeadActivation = Literal["none", "relu", "tanh"]
+Init = Literal["torch", "keras"]
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 PAD_ID = 0
 UNK_ID = 1  # the vocabulary's unknown word (data.text: <pad> 0, <unk> 1)
@@ -51,7 +52,7 @@ class RecurrentNet(nn.Module):
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
         bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
         vocab_size: int, embed_dim: int, embed_init: float = 0.0, input_dropout: float = 0.0,
-        word_dropout: float = 0.0, subwords: int = 0,
+        word_dropout: float = 0.0, subwords: int = 0, init: str = "torch",
     ):
         super().__init__()
         if hidden_size < 1 or layers < 1:
@@ -72,6 +73,9 @@ class RecurrentNet(nn.Module):
             raise ConfigError(f"model.embed_init={embed_init} must be >= 0 (0 = torch's N(0, 1); 0.05 = Keras' uniform)")
         if any(h < 1 for h in head):
             raise ConfigError(f"model.head={head} must hold positive layer widths")
+        if init not in ("torch", "keras"):
+            raise ConfigError(f"model.init={init!r} must be 'torch' (uniform +-1/sqrt(hidden) everywhere) or 'keras' "
+                              "(Glorot inputs, orthogonal recurrence, zero biases)")
         self.input_shape = tuple(input_shape)
         self.readout = readout
         self.vocab_size = vocab_size
@@ -115,6 +119,30 @@ class RecurrentNet(nn.Module):
             width = h
         blocks.append(nn.Linear(width, num_outputs))
         self.head = nn.Sequential(*blocks)
+        if init == "keras":
+            self._keras_init(cell, hidden_size)
+
+    def _keras_init(self, cell: str, hidden: int) -> None:
+        """Keras' defaults for these layers, in place of torch's uniform(+-1/sqrt(hidden)) for every weight.
+
+        Glorot-uniform input kernels, orthogonal recurrent kernels, zero biases (an LSTM's forget gate at 1,
+        Keras' unit_forget_bias), Glorot-uniform dense layers with zero biases. Torch's (3H, in) and (3H, H)
+        layouts are Keras' (in, 3H) and (H, 3H) transposed, so the bounds and orthogonality are the same.
+        """
+        with torch.no_grad():
+            for name, w in self.rnn.named_parameters():
+                if name.startswith("weight_ih"):
+                    nn.init.xavier_uniform_(w)
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(w)
+                else:
+                    w.zero_()
+                    if cell == "lstm" and name.startswith("bias_ih"):
+                        w[hidden:2 * hidden] = 1.0  # gates i, f, g, o: the forget gate starts open
+            for layer in self.head:
+                if isinstance(layer, nn.Linear):
+                    nn.init.xavier_uniform_(layer.weight)
+                    nn.init.zeros_(layer.bias)
 
     @staticmethod
     def _features(shape: tuple[int, ...]) -> int:
@@ -228,12 +256,13 @@ def rnn(
     input_dropout: float = 0.0,
     word_dropout: float = 0.0,
     subwords: int = 0,
+    init: Init = "torch",
 ) -> nn.Module:
     """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
     return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords)
+                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
 
 
 @MODELS.register()
@@ -253,12 +282,13 @@ def lstm(
     input_dropout: float = 0.0,
     word_dropout: float = 0.0,
     subwords: int = 0,
+    init: Init = "torch",
 ) -> nn.Module:
     """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords)
+                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
 
 
 @MODELS.register()
@@ -278,9 +308,10 @@ def gru(
     input_dropout: float = 0.0,
     word_dropout: float = 0.0,
     subwords: int = 0,
+    init: Init = "torch",
 ) -> nn.Module:
     """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
     return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords)
+                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)

@@ -127,6 +127,17 @@ class EarlyStopping(Callback):
         self.wait, self.best_weights, self.stopped_epoch = d["wait"], d["best_weights"], d["stopped_epoch"]
 
 
+class StopAfter(Callback):
+    """End training after `epochs` epochs while the schedule keeps its full length (a refit replays the chosen epochs)."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_epoch_end(self, state, logs):
+        if int(logs["epoch"]) >= self.epochs:
+            state.stop(f"refit: the {self.epochs} epoch(s) chosen on validation are done", error=False)
+
+
 class Checkpoint(Callback):
     """Writes the best weights (chosen on validation) and the full last state, atomically, each epoch.
 

@@ -207,7 +207,7 @@ def evaluate_epoch(model: nn.Module, split: Split, loss_fn, task: str, device: t
 
 def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Sequence[Callback] = (),
         device: torch.device | str = "cpu", augment: Augment | None = None, seed: int = 0,
-        resume: dict[str, Any] | None = None, world: World | None = None) -> History:
+        resume: dict[str, Any] | None = None, world: World | None = None, validate: bool = True) -> History:
     """Train `model` on bundle.train, validating on bundle.val after each epoch.
 
     Args:
@@ -220,6 +220,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
         seed: seeds the batch order.
         resume: a state dict from TrainState.state_dict() (last.pt) to continue from.
         world: the training processes (distributed.World); each trains on its shard under DDP. Default: one.
+        validate: score bundle.val after each epoch; False (a refit, whose training rows include them) skips it.
     Returns:
         The History callback (one row per epoch).
     Raises:
@@ -231,7 +232,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # auto -> bf16 or fp32
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
     augment = augment or parse_augment(cfg.augment, bundle.meta.get("dataset"))
-    if len(bundle.train) == 0 or len(bundle.val) == 0:
+    if len(bundle.train) == 0 or (validate and len(bundle.val) == 0):
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
     if resume is None and hasattr(model, "init_from_data"):  # data-dependent init (airnet's whitening filters)
         model.init_from_data(bundle.train.x[:10000].to(device))
@@ -265,8 +266,9 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
             break
         train_seconds = time.perf_counter() - t0
         world.sync_buffers(model)  # batch-norm statistics: every rank evaluates (and rank 0 saves) rank 0's
-        logs.update(evaluate_epoch(scorer, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
-                                   world=world))
+        if validate:
+            logs.update(evaluate_epoch(scorer, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
+                                       world=world))
         logs["lr"] = optimizer.param_groups[0]["lr"]
         logs["seconds"] = train_seconds
         if interval == "epoch" and scheduler is not None:
