@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             test["baseline_rmse"] = t["baseline"]["rmse"]
         row = {"recipe": a.recipe, "seed": seed, "train_seconds": round(m["train_seconds"], 1),
                "epochs": m.get("epochs_run"), "parameters": m["parameters"], "test": test, "run": str(run)}
+        if m.get("refit"):  # train_seconds counts both fits; the refit's part beside it
+            row["refit"] = {"epochs": m["refit"]["epochs"], "rows": m["refit"]["rows"],
+                            "train_seconds": round(m["refit"]["train_seconds"], 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {k: statistics.median(r["test"][k] for r in rows) for k in rows[0]["test"]}

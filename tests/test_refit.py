@@ -64,7 +64,7 @@ def _run(tmp_path, d, *extra):
 
 def test_refit_trains_on_every_labelled_row_and_keeps_the_training_only_vocabulary(tmp_path):
     d, n_rows = _phrased_sst2(tmp_path)
-    plain = _run(tmp_path, d)
+    plain = _run(tmp_path, d, "train.refit=false")
     refit = _run(tmp_path, d, "train.refit=true")
     m, m0 = (json.loads((r / "metrics.json").read_text()) for r in (refit, plain))
     sizes = m["data"]
@@ -73,6 +73,9 @@ def test_refit_trains_on_every_labelled_row_and_keeps_the_training_only_vocabula
     assert m["refit"]["epochs"] == m["best_epoch"] >= 1
     assert m["train_seconds"] > sum(float(r) for r in _column(refit, "seconds"))  # both fits are counted
     assert any("refit" in n for n in m["notes"]) and m0["refit"] is None
+    report = (refit / "report.md").read_text()
+    assert "trained on training + validation rows" in report and "(train.refit)" in report
+    assert "(train.refit)" not in (plain / "report.md").read_text()
     assert _column(refit, "val_accuracy") == _column(plain, "val_accuracy")  # the selection fit is the same one
     ck, ck0 = load_checkpoint(refit / "model.pt"), load_checkpoint(plain / "model.pt")
     assert ck["best_epoch"] == m["refit"]["epochs"]

@@ -111,7 +111,9 @@ def build_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     m = json.loads((run_dir / "metrics.json").read_text())
     rep = Report(f"corenets run: {m.get('recipe', run_dir.name)}")
-    rep.text(f"{m.get('description', '')} Folder: {run_dir.name}. Trained {m.get('finished', '')} on "
+    desc = m.get("description", "").strip()
+    desc += "." if desc and desc[-1] not in ".!?" else ""
+    rep.text(f"{desc} Folder: {run_dir.name}. Trained {m.get('finished', '')} on "
              f"{m.get('device', '?')} in {m.get('train_seconds', 0):.1f} s; seed {m.get('seed')}.".strip())
     for note in m.get("notes", []):
         rep.text(note)
@@ -156,5 +158,10 @@ def _metrics_section(rep: Report, m: dict[str, Any]) -> None:
         rep.table(["class", "precision", "recall", "f1", "support"],
                   [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in per_class.items()])
     if m.get("best_epoch"):
-        rep.text(f"Weights from epoch {m['best_epoch']} of {m.get('epochs_run')}, chosen on {m.get('monitor')} "
-                 "(validation); the test set was used once, after training.")
+        if m.get("refit"):
+            rep.text(f"Epoch {m['best_epoch']} of {m.get('epochs_run')} chosen on {m.get('monitor')} (validation); the "
+                     f"weights are a fresh model's, trained on training + validation rows for {m['refit']['epochs']} "
+                     "epoch(s) (train.refit); the test set was used once, after training.")
+        else:
+            rep.text(f"Weights from epoch {m['best_epoch']} of {m.get('epochs_run')}, chosen on {m.get('monitor')} "
+                     "(validation); the test set was used once, after training.")
