@@ -103,3 +103,25 @@ def test_refit_refuses_what_it_cannot_replay(tmp_path):
                      "train": {"refit": True}, "out": str(tmp_path / "runs")})
     with pytest.raises(ConfigError, match="refit"):
         run_config(cfg, quiet=True)
+
+
+def test_an_interrupted_refit_keeps_the_selection_model_and_resumes(tmp_path, monkeypatch):
+    import corenets.experiment as ex
+    from corenets.errors import Interrupted
+
+    class CtrlC(StopAfter):  # Ctrl-C in the refit's first step, as GracefulInterrupt would record it
+        def on_batch_end(self, state, batch, loss):
+            state.interrupted = True
+
+    d, n_rows = _phrased_sst2(tmp_path)
+    monkeypatch.setattr(ex, "StopAfter", CtrlC)
+    with pytest.raises(Interrupted, match="in the refit.*resuming redoes the refit: corenets run --config"):
+        _run(tmp_path, d, "train.refit=true")
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "model.pt").is_file() and not (run / "metrics.json").exists()  # the selection fit is kept
+    monkeypatch.undo()
+    from corenets.config import load_yaml
+
+    done = run_config(load_yaml(run / "config.yaml"), resume=run, quiet=True)  # what the message says to run
+    m = json.loads((done / "metrics.json").read_text())
+    assert done == run and m["refit"]["rows"] == n_rows and m["refit"]["epochs"] == m["best_epoch"]

@@ -153,6 +153,9 @@ def run_config(cfg: RunConfig, resume: str | Path | None = None, quiet: bool = F
         try:
             with world.guard():
                 model, refit = refit_model(cfg, bundle, chosen, device, world, quiet)
+        except Interrupted:
+            raise Interrupted(f"interrupted in the refit on training + validation; model.pt holds the selection "
+                              f"fit's epoch {best['epoch']}, and resuming redoes the refit: {again}") from None
         except TrainingError as e:
             raise TrainingError(f"{e} in the refit on training + validation (run folder: {run_dir}; model.pt holds "
                                 f"the selection fit's epoch {best['epoch']}; set train.refit=false to keep it)") from None
@@ -209,8 +212,9 @@ def refit_model(cfg: RunConfig, bundle: DataBundle, epochs: int, device: torch.d
     both = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
     if not quiet:
         print(f"refit on training + validation ({len(both):,} rows) for {epochs} epoch(s)", flush=True)
-    history = fit(model, dataclasses.replace(bundle, train=both), cfg.train, [ProgressBar(quiet=quiet), StopAfter(epochs)],
-                  device=device, seed=cfg.seed, world=world, validate=False)
+    callbacks = [ProgressBar(quiet=quiet), GracefulInterrupt(), StopAfter(epochs)]
+    history = fit(model, dataclasses.replace(bundle, train=both), cfg.train, callbacks, device=device, seed=cfg.seed,
+                  world=world, validate=False)
     return model, {"epochs": epochs, "rows": len(both), "train_seconds": float(sum(r["seconds"] for r in history.rows))}
 
 
