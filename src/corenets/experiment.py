@@ -208,7 +208,7 @@ def refit_model(cfg: RunConfig, bundle: DataBundle, epochs: int, device: torch.d
     seed_everything(cfg.seed, cfg.deterministic)
     model = build_model(cfg.model.name, bundle.input_shape, bundle.num_outputs, cfg.model.options, cfg.model.members,
                         bundle.task)
-    parts = [bundle.train, bundle.val] + ([bundle.withheld] if bundle.withheld is not None else [])
+    parts = [bundle.train, bundle.val] + ([bundle.withheld()] if bundle.withheld is not None else [])
     both = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
     if not quiet:
         print(f"refit on training + validation ({len(both):,} rows) for {epochs} epoch(s)", flush=True)

@@ -188,7 +188,7 @@ def text_bundle(
         task="binary" if len(classes) == 2 else "multiclass",
         input_shape=(max_len, 1 + subword_slots) if subwords else (max_len,), classes=classes,
         preprocessing=pre, meta={"dataset": name, "vocab_size": len(vocab), "max_len": max_len, "subwords": subwords},
-        withheld=split(withheld) if len(withheld) else None,
+        withheld=(lambda: split(withheld)) if len(withheld) else None,
     )
 
 
