@@ -31,13 +31,17 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._info: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str | None = None) -> Callable[[T], T]:
+    def register(self, name: str | None = None, **info: Any) -> Callable[[T], T]:
+        """`info`: declarations other modules read, e.g. a model's ``reads`` (the input forms, see compat.py)."""
+
         def deco(fn: T) -> T:
             key = name or fn.__name__
             if key in self._items:
                 raise ConfigError(f"{self.kind} '{key}' is registered twice")
             self._items[key] = fn
+            self._info[key] = dict(info)
             return fn
 
         return deco
@@ -63,6 +67,11 @@ class Registry(Generic[T]):
         """The keyword options of a builder, skipping its first `skip` positional inputs."""
         params = list(inspect.signature(self.get(name)).parameters.values())[skip:]
         return {p.name: p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD}
+
+    def info(self, name: str) -> dict[str, Any]:
+        """What `name` declared when it registered (empty when nothing)."""
+        self.get(name)  # an unknown name is an error that lists the choices
+        return self._info[name]
 
     def describe(self, name: str) -> str:
         doc = inspect.getdoc(self.get(name)) or ""

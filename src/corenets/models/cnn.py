@@ -35,7 +35,7 @@ def keras_init(model: nn.Module) -> nn.Module:
     return model
 
 
-@MODELS.register()
+@MODELS.register(reads=("image",))
 def seed_cnn(input_shape: tuple[int, ...], num_outputs: int, init: str = "keras") -> nn.Module:
     """The seed's CNN: Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense; 122,570 params on 3x32x32.
 
@@ -60,7 +60,7 @@ def conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-@MODELS.register()
+@MODELS.register(reads=("image",))
 def cnn_bn(
     input_shape: tuple[int, ...],
     num_outputs: int,
@@ -86,7 +86,7 @@ def cnn_bn(
     return nn.Sequential(*layers)
 
 
-@MODELS.register()
+@MODELS.register(reads=("image",))
 def small_cnn(
     input_shape: tuple[int, ...],
     num_outputs: int,
@@ -126,7 +126,7 @@ class Scale(nn.Module):
         return x * self.s
 
 
-@MODELS.register()
+@MODELS.register(reads=("image",))
 def resnet_fast(input_shape: tuple[int, ...], num_outputs: int, width: int = 64, head_scale: float = 0.125) -> nn.Module:
     """A ResNet-9-style net (after Page's DAWNBench entry): prep, 3 stages of conv-pool, 2 residual blocks.
 

@@ -65,7 +65,7 @@ class AirNet(nn.Sequential):
         conv.weight.copy_(torch.cat([filters, -filters]))  # +/- pairs: GELU keeps both signs' information
 
 
-@MODELS.register()
+@MODELS.register(reads=("image",))
 def airnet(
     input_shape: tuple[int, ...],
     num_outputs: int,

@@ -34,7 +34,7 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
-@MODELS.register()
+@MODELS.register(reads=("features", "sequence", "image"))
 def mlp(
     input_shape: tuple[int, ...],
     num_outputs: int,

@@ -239,7 +239,7 @@ def _build(cell: str, input_shape, num_outputs, **kw) -> RecurrentNet:
     return RecurrentNet(cell, input_shape, num_outputs, **kw)
 
 
-@MODELS.register()
+@MODELS.register(reads=("sequence", "tokens"))
 def rnn(
     input_shape: tuple[int, ...],
     num_outputs: int,
@@ -265,7 +265,7 @@ def rnn(
                   input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
 
 
-@MODELS.register()
+@MODELS.register(reads=("sequence", "tokens"))
 def lstm(
     input_shape: tuple[int, ...],
     num_outputs: int,
@@ -291,7 +291,7 @@ def lstm(
                   input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
 
 
-@MODELS.register()
+@MODELS.register(reads=("sequence", "tokens"))
 def gru(
     input_shape: tuple[int, ...],
     num_outputs: int,
