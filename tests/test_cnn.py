@@ -24,12 +24,9 @@ def test_seed_cnn_keras_init():
     limit = math.sqrt(6 / (9 * 32 + 9 * 64))  # Glorot: fans are k*k*C_in and k*k*C_out
     assert conv2.weight.abs().max() <= limit and conv2.weight.abs().max() > 0.95 * limit
     assert all(float(mod.bias.detach().abs().sum()) == 0 for mod in m if isinstance(mod, (nn.Conv2d, nn.Linear)))
-    torch_init = create_model("seed_cnn", (1, 28, 28), 10, init="torch")
-    assert float(torch_init[0].bias.detach().abs().sum()) > 0
 
 
-@pytest.mark.parametrize("name,shape", [("seed_cnn", (3, 32, 32)), ("cnn_bn", (1, 28, 28)), ("small_cnn", (1, 8, 8)),
-                                        ("resnet_fast", (3, 16, 16))])
+@pytest.mark.parametrize("name,shape", [("seed_cnn", (3, 32, 32)), ("cnn_bn", (1, 28, 28)), ("small_cnn", (1, 8, 8))])
 def test_cnn_shapes_and_channels_last(name, shape):
     m = create_model(name, shape, 7).eval()
     x = torch.randn(3, *shape)

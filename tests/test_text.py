@@ -167,7 +167,7 @@ def test_predict_takes_raw_sentences(tmp_path, capsys):
 
     p = _write_csv(tmp_path, _reviews(90))
     cfg = from_dict({"name": "t", "out": str(tmp_path / "runs"), "data": {"name": "text_csv", "path": str(p), "max_len": 8},
-                     "model": {"name": "gru", "vocab_size": 64, "embed_dim": 8, "hidden_size": 8},
+                     "model": {"name": "gru", "embed_dim": 8, "hidden_size": 8},
                      "train": {"epochs": 1, "batch_size": 16}})
     run = run_config(cfg, quiet=True)
     assert main(["predict", str(run), "the film was great", "awful and dull"]) == 0
@@ -199,7 +199,6 @@ def test_subwords_are_crc32_hashed_character_ngrams_shortest_first(tmp_path):
 def test_subwords_let_a_trained_model_read_inflections_it_never_saw(tmp_path, capsys):
     from corenets.cli import main
     from corenets.config import from_dict
-    from corenets.errors import ConfigError
     from corenets.experiment import run_config
     from corenets.runs import load_run
 
@@ -210,7 +209,7 @@ def test_subwords_let_a_trained_model_read_inflections_it_never_saw(tmp_path, ca
     p = _write_csv(tmp_path, rows)
     cfg = {"name": "t", "out": str(tmp_path / "runs"), "seed": 0,
            "data": {"name": "text_csv", "path": str(p), "max_len": 6, "subwords": 500, "subword_slots": 12},
-           "model": {"name": "gru", "vocab_size": 64, "embed_dim": 16, "hidden_size": 16, "subwords": 500},
+           "model": {"name": "gru", "embed_dim": 16, "hidden_size": 16},  # vocabulary and buckets: from the data
            "train": {"epochs": 15, "batch_size": 8, "lr": 0.01}}
     run = run_config(from_dict(cfg), quiet=True)
     unseen = {"greatest": "pos", "lovelier": "pos", "superbly": "pos", "wonderfully": "pos",
@@ -224,9 +223,7 @@ def test_subwords_let_a_trained_model_read_inflections_it_never_saw(tmp_path, ca
     assert right >= 7, p_pos  # read by their pieces; without n-grams all eight are the same sentence
     assert main(["predict", str(run), "the plot was wonderfully"]) == 0
     assert "the plot was wonderfully" in capsys.readouterr().out
-    cfg["model"]["subwords"] = 0
-    with pytest.raises(ConfigError, match="set model.subwords"):
-        run_config(from_dict(cfg), quiet=True)
+    assert r.model.grams.num_embeddings == 500 + 1
 
 
 @pytest.mark.parametrize("recipe", ["sst2-lstm", "sst2-gru", "sst2-best"])

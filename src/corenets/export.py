@@ -140,7 +140,7 @@ def parity_batch(run, n: int = 32) -> tuple[torch.Tensor, str]:
     except (CorenetsError, OSError) as e:
         g = torch.Generator().manual_seed(0)
         shape = (n, *run.spec["input_shape"])
-        options = run.spec["model"]["options"]
+        options = {**run.spec["model"]["options"], **(run.spec.get("facts") or {})}  # facts: the data's, saved
         if options.get("vocab_size", 0) > 0:
             x = torch.randint(1, options["vocab_size"], shape, generator=g)
             if len(shape) == 3:  # word ids, then n-gram buckets 0..subwords

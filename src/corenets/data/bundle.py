@@ -63,6 +63,11 @@ class Preprocessing:
             return y
         return y * std + mean
 
+    def facts(self) -> dict[str, Any]:
+        """What a model builder must know about these inputs beyond their shape (text: vocabulary size, n-gram
+        buckets); `models.build_model(facts=...)` fills the builder options of the same names."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "state": self.state}
 
@@ -96,6 +101,11 @@ class DataBundle:
     def num_outputs(self) -> int:
         """Logits the model must produce: 1 for binary (BCE) and regression, else one per class."""
         return len(self.classes) if self.task == "multiclass" else 1
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The data facts a model is built from (see `Preprocessing.facts`)."""
+        return self.preprocessing.facts()
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}

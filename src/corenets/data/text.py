@@ -86,6 +86,10 @@ class TextPreprocessing(Preprocessing):
             self.__dict__["_index"] = {w: i for i, w in enumerate(self.state["vocab"])}
         return self.__dict__["_index"]
 
+    def facts(self) -> dict[str, Any]:
+        """The embedding's rows (the vocabulary, <pad> and <unk> included) and n-gram buckets (0 = none)."""
+        return {"vocab_size": len(self.state["vocab"]), "subwords": int(self.state.get("subwords", 0))}
+
     def transform(self, raw: Any) -> torch.Tensor:
         """A sentence or a list of sentences -> (N, max_len) int64, or (N, max_len, 1 + slots) with subwords."""
         if isinstance(raw, str):
@@ -256,7 +260,8 @@ def text_csv(
 ) -> DataBundle:
     """Your own CSV/TSV of sentences and labels (any number of classes); word tokens, vocabulary from train only.
 
-    subwords > 0 adds each word's character n-grams, hashed into that many buckets (set model.subwords alike).
+    subwords > 0 adds each word's character n-grams, hashed into that many buckets (the model learns a vector
+    for each bucket; build_model takes the number from the data).
     """
     if not path:
         raise DataError("text_csv needs a file: --set data.path=reviews.csv data.text=COLUMN data.label=COLUMN")

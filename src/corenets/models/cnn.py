@@ -1,4 +1,4 @@
-"""The CNN family: seed_cnn (the seed's Keras network), cnn_bn, small_cnn (8x8 digits), resnet_fast.
+"""The CNN family: seed_cnn (the seed's Keras network), cnn_bn, small_cnn (8x8 digits).
 
 Every builder takes images shaped (B, C, H, W) and returns (B, num_outputs) logits.
 """
@@ -36,12 +36,8 @@ def keras_init(model: nn.Module) -> nn.Module:
 
 
 @MODELS.register(reads=("image",))
-def seed_cnn(input_shape: tuple[int, ...], num_outputs: int, init: str = "keras") -> nn.Module:
-    """The seed's CNN: Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense; 122,570 params on 3x32x32.
-
-    Args:
-        init: "keras" (Glorot-uniform, zero bias, like the seed) or "torch" (PyTorch's defaults).
-    """
+def seed_cnn(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """The seed's CNN: Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense; 122,570 params on 3x32x32; Keras' init."""
     c, h, w = _chw(input_shape, "seed_cnn", 10)
     side = lambda s: ((s - 2) // 2 - 2) // 2 - 2  # noqa: E731 - three valid 3x3 convs and two 2x2 pools
     model = nn.Sequential(
@@ -50,9 +46,7 @@ def seed_cnn(input_shape: tuple[int, ...], num_outputs: int, init: str = "keras"
         nn.Conv2d(64, 64, 3), nn.ReLU(inplace=True),  # (B, 64, h', w'): 4x4 on 32x32, 3x3 on 28x28
         nn.Flatten(), nn.Linear(64 * side(h) * side(w), 64), nn.ReLU(inplace=True), nn.Linear(64, num_outputs),
     )
-    if init not in ("keras", "torch"):
-        raise ConfigError(f"model.init={init!r} is not valid; choose 'keras' or 'torch'")
-    return keras_init(model) if init == "keras" else model
+    return keras_init(model)  # Glorot-uniform, zero biases: the seed trains as it did in Keras
 
 
 def conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
@@ -106,17 +100,6 @@ def small_cnn(
     return nn.Sequential(*layers)
 
 
-class Residual(nn.Module):
-    """x + f(x): two conv-BN-ReLU at constant width."""
-
-    def __init__(self, c: int):
-        super().__init__()
-        self.f = nn.Sequential(*conv_bn(c, c), *conv_bn(c, c))
-
-    def forward(self, x):
-        return x + self.f(x)
-
-
 class Scale(nn.Module):
     def __init__(self, s: float):
         super().__init__()
@@ -124,21 +107,3 @@ class Scale(nn.Module):
 
     def forward(self, x):
         return x * self.s
-
-
-@MODELS.register(reads=("image",))
-def resnet_fast(input_shape: tuple[int, ...], num_outputs: int, width: int = 64, head_scale: float = 0.125) -> nn.Module:
-    """A ResNet-9-style net (after Page's DAWNBench entry): prep, 3 stages of conv-pool, 2 residual blocks.
-
-    Widths are width x (1, 2, 4, 8); the logits are scaled by head_scale, which
-    keeps early training stable at the high learning rates fast schedules use.
-    """
-    c, _, _ = _chw(input_shape, "resnet_fast", 8)
-    w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
-    return nn.Sequential(
-        *conv_bn(c, w1),                                      # (B, w, H, W)
-        *conv_bn(w1, w2), nn.MaxPool2d(2), Residual(w2),      # (B, 2w, H/2, W/2)
-        *conv_bn(w2, w3), nn.MaxPool2d(2),                    # (B, 4w, H/4, W/4)
-        *conv_bn(w3, w4), nn.MaxPool2d(2), Residual(w4),      # (B, 8w, H/8, W/8)
-        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(w4, num_outputs, bias=False), Scale(head_scale),
-    )

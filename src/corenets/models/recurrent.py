@@ -3,7 +3,8 @@
 Inputs, by shape of one example (``input_shape``):
   (T, F)      float sequences: images read as rows, tables read as features, price windows;
   (C, H, W)   images, read as H rows of W*C features (the same as ``data.as_sequence: rows``);
-  (T,)        int64 token ids with pad id 0, when ``vocab_size > 0`` (an embedding front);
+  (T,)        int64 token ids with pad id 0, when ``vocab_size > 0`` (an embedding front; build_model fills
+              vocab_size and subwords from the data's facts, so a recipe never states them);
   (T, 1+K)    the same with each token's K hashed character n-grams after its id, when ``subwords > 0``:
               a token's vector is the mean of its word vector and its n-gram vectors (fastText's way);
               float (T,) without an embedding is read as T steps of 1 feature.
@@ -29,10 +30,8 @@ from . import MODELS
 
 Readout = Literal["last", "mean", "max"]
 HeadActivation = Literal["none", "relu", "tanh"]
-Init = Literal["torch", "keras"]
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 PAD_ID = 0
-UNK_ID = 1  # the vocabulary's unknown word (data.text: <pad> 0, <unk> 1)
 
 
 def mean_of_pieces(embed: nn.Embedding, grams: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
@@ -51,8 +50,7 @@ class RecurrentNet(nn.Module):
     def __init__(
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
         bidirectional: bool, dropout: float, readout: str, head: list[int], head_activation: str,
-        vocab_size: int, embed_dim: int, embed_init: float = 0.0, input_dropout: float = 0.0,
-        word_dropout: float = 0.0, subwords: int = 0, init: str = "torch",
+        vocab_size: int, embed_dim: int, embed_init: float = 0.0, input_dropout: float = 0.0, subwords: int = 0,
     ):
         super().__init__()
         if hidden_size < 1 or layers < 1:
@@ -61,36 +59,25 @@ class RecurrentNet(nn.Module):
             raise ConfigError(f"model.dropout={dropout} must be in [0, 1)")
         if not 0 <= input_dropout < 1:
             raise ConfigError(f"model.input_dropout={input_dropout} must be in [0, 1)")
-        if not 0 <= word_dropout < 1:
-            raise ConfigError(f"model.word_dropout={word_dropout} must be in [0, 1)")
-        if word_dropout and vocab_size <= 0:
-            raise ConfigError("model.word_dropout replaces token ids with the unknown word; it needs token inputs "
-                              "(model.vocab_size > 0)")
         if subwords < 0 or (subwords and vocab_size <= 0):
-            raise ConfigError(f"model.subwords={subwords} (n-gram hash buckets) must be >= 0, and > 0 only with token "
-                              "inputs (model.vocab_size > 0)")
+            raise ConfigError(f"subwords={subwords} (n-gram hash buckets) must be >= 0, and > 0 only with token "
+                              "inputs (vocab_size > 0)")
         if not embed_init >= 0:
             raise ConfigError(f"model.embed_init={embed_init} must be >= 0 (0 = torch's N(0, 1); 0.05 = Keras' uniform)")
         if any(h < 1 for h in head):
             raise ConfigError(f"model.head={head} must hold positive layer widths")
-        if init not in ("torch", "keras"):
-            raise ConfigError(f"model.init={init!r} must be 'torch' (uniform +-1/sqrt(hidden) everywhere) or 'keras' "
-                              "(Glorot inputs, orthogonal recurrence, zero biases)")
         self.input_shape = tuple(input_shape)
         self.readout = readout
         self.vocab_size = vocab_size
-        self.word_dropout = word_dropout
         self.subwords = subwords
         self.grams = None
         if vocab_size > 0:
             want = 2 if subwords else 1
             if len(self.input_shape) != want:
-                fix = ("set data.subwords to model.subwords, so tokens carry their n-grams" if subwords else
-                       "set model.vocab_size=0 for float sequences; or, if the data carries character n-grams "
-                       "(data.subwords), set model.subwords to the same number of buckets")
                 raise ConfigError(
-                    f"model.vocab_size={vocab_size} means token-id inputs of shape "
-                    f"{'(T, 1 + slots)' if subwords else '(T,)'}, but the data has shape {self.input_shape}; {fix}"
+                    f"vocab_size={vocab_size} and subwords={subwords} mean token-id inputs of shape "
+                    f"{'(T, 1 + slots)' if subwords else '(T,)'}, but the data has shape {self.input_shape}; "
+                    "build the model with the data's facts: build_model(..., facts=bundle.facts)"
                 )
             self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)  # the pad row stays zero
             if subwords:
@@ -119,30 +106,6 @@ class RecurrentNet(nn.Module):
             width = h
         blocks.append(nn.Linear(width, num_outputs))
         self.head = nn.Sequential(*blocks)
-        if init == "keras":
-            self._keras_init(cell, hidden_size)
-
-    def _keras_init(self, cell: str, hidden: int) -> None:
-        """Keras' defaults for these layers, in place of torch's uniform(+-1/sqrt(hidden)) for every weight.
-
-        Glorot-uniform input kernels, orthogonal recurrent kernels, zero biases (an LSTM's forget gate at 1,
-        Keras' unit_forget_bias), Glorot-uniform dense layers with zero biases. Torch's (3H, in) and (3H, H)
-        layouts are Keras' (in, 3H) and (H, 3H) transposed, so the bounds and orthogonality are the same.
-        """
-        with torch.no_grad():
-            for name, w in self.rnn.named_parameters():
-                if name.startswith("weight_ih"):
-                    nn.init.xavier_uniform_(w)
-                elif name.startswith("weight_hh"):
-                    nn.init.orthogonal_(w)
-                else:
-                    w.zero_()
-                    if cell == "lstm" and name.startswith("bias_ih"):
-                        w[hidden:2 * hidden] = 1.0  # gates i, f, g, o: the forget gate starts open
-            for layer in self.head:
-                if isinstance(layer, nn.Linear):
-                    nn.init.xavier_uniform_(layer.weight)
-                    nn.init.zeros_(layer.bias)
 
     @staticmethod
     def _features(shape: tuple[int, ...]) -> int:
@@ -167,7 +130,7 @@ class RecurrentNet(nn.Module):
             if not x.is_floating_point():
                 raise DataError(
                     f"the model got integer inputs {tuple(x.shape)} (token ids?) but has no embedding; "
-                    "set model.vocab_size to the vocabulary size (e.g. 10000)"
+                    "build it with the data's facts: build_model(..., facts=bundle.facts), or vocab_size=N"
                 )
             out, state = self.rnn(self.in_drop(self._as_sequence(x)))  # out: (B, T, D*H)
             lengths = None
@@ -198,18 +161,12 @@ class RecurrentNet(nn.Module):
         if top >= self.vocab_size or (ids.numel() and int(ids.min()) < 0):
             raise DataError(
                 f"token id {top} is outside the embedding's 0..{self.vocab_size - 1}; "
-                f"set model.vocab_size to at least the data's vocabulary size (data.max_size)"
+                "build the model with the data's facts: build_model(..., facts=bundle.facts)"
             )
         if want == 3 and ids.numel() and int(ids[..., 1:].max()) > self.subwords:
-            raise DataError(f"n-gram bucket {int(ids[..., 1:].max())} is outside model.subwords={self.subwords}; "
-                            "set model.subwords to data.subwords")
+            raise DataError(f"n-gram bucket {int(ids[..., 1:].max())} is outside subwords={self.subwords}; "
+                            "build the model with the data's facts: build_model(..., facts=bundle.facts)")
         real = words != PAD_ID
-        if self.training and self.word_dropout > 0:
-            # Training words read as the unknown word now and then, so its embedding learns what a word never
-            # seen in training (a dev sentence's rare name or inflection) should mean: little.
-            drop = real & (torch.rand(words.shape, device=ids.device) < self.word_dropout)
-            words = words.masked_fill(drop, UNK_ID)
-            ids = torch.cat([words.unsqueeze(-1), ids[..., 1:]], -1) if want == 3 else words
         # Move real tokens to the front, keeping their order: any padding layout packs the same way.
         order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
         ids = ids.gather(1, order if want == 2 else order.unsqueeze(-1).expand_as(ids))
@@ -254,15 +211,13 @@ def rnn(
     embed_dim: int = 128,
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
-    word_dropout: float = 0.0,
     subwords: int = 0,
-    init: Init = "torch",
 ) -> nn.Module:
-    """Vanilla (Elman, tanh) RNN; stacked with layers, bidirectional; vocab_size > 0 adds an embedding for token ids."""
+    """Vanilla (Elman, tanh) RNN; stacked, bidirectional; an embedding front for token ids (vocab_size from the data)."""
     return _build("rnn", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
+                  input_dropout=input_dropout, subwords=subwords)
 
 
 @MODELS.register(reads=("sequence", "tokens"))
@@ -280,15 +235,13 @@ def lstm(
     embed_dim: int = 128,
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
-    word_dropout: float = 0.0,
     subwords: int = 0,
-    init: Init = "torch",
 ) -> nn.Module:
-    """LSTM; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
+    """LSTM; stacked, bidirectional, last/mean/max read-out; an embedding front for token ids (vocab_size from the data)."""
     return _build("lstm", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
+                  input_dropout=input_dropout, subwords=subwords)
 
 
 @MODELS.register(reads=("sequence", "tokens"))
@@ -306,12 +259,10 @@ def gru(
     embed_dim: int = 128,
     embed_init: float = 0.0,
     input_dropout: float = 0.0,
-    word_dropout: float = 0.0,
     subwords: int = 0,
-    init: Init = "torch",
 ) -> nn.Module:
-    """GRU; stacked with layers, bidirectional, last/mean/max read-out; vocab_size > 0 adds an embedding."""
+    """GRU; stacked, bidirectional, last/mean/max read-out; an embedding front for token ids (vocab_size from the data)."""
     return _build("gru", input_shape, num_outputs, hidden_size=hidden_size, layers=layers, bidirectional=bidirectional,
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
-                  input_dropout=input_dropout, word_dropout=word_dropout, subwords=subwords, init=init)
+                  input_dropout=input_dropout, subwords=subwords)
