@@ -8,7 +8,6 @@ exits 2; --debug shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -59,10 +58,15 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(args: argparse.Namespace):
-    """The RunConfig a `run` command means: recipe or --config, then shortcuts, then --set, all type-checked."""
-    from .config import RunConfig, apply_overrides, load_yaml
+    """The RunConfig a `run` command means: recipe or --config, then shortcuts, then --set, all type- and
+    range-checked, with data paths made absolute so the saved config.yaml repeats the run from any folder."""
+    from .config import RunConfig, load_yaml, parse_override, resolve_paths, set_values
     from .recipes import load_recipe
 
+    if args.config and args.recipe:
+        raise ConfigError("give a recipe name or --config, not both")
+    if args.nproc is not None and not 1 <= args.nproc <= 1024:
+        raise ConfigError(f"--nproc {args.nproc} is out of range; allowed: 1 to 1024 processes")
     if args.config:
         cfg = load_yaml(args.config)
     elif args.resume and not args.recipe and not (args.data or args.model):
@@ -77,21 +81,20 @@ def resolve_config(args: argparse.Namespace):
         cfg = RunConfig(name="custom")
     else:
         raise ConfigError("name a recipe (corenets list recipes), or give --config FILE, or --data/--model")
-    sets = []
+    pairs = []  # the shortcuts' values as given: never re-read as YAML text (an emoji in --out stays one)
     if args.data:
-        sets.append(f"data.name={args.data}")
+        pairs.append((["data", "name"], args.data))
     if args.model:
-        sets.append(f"model.name={args.model}")
+        pairs.append((["model", "name"], args.model))
     for key in ("epochs", "seed", "device", "threads", "out", "cv", "deterministic"):
         value = getattr(args, key, None)
         if value is not None:
-            sets.append(f"{'train.' if key == 'epochs' else ''}{key}={json.dumps(value)}")
-    cfg = apply_overrides(cfg, sets + list(args.overrides))
-    if args.config and args.recipe:
-        raise ConfigError("give a recipe name or --config, not both")
+            pairs.append((["train", key] if key == "epochs" else [key], value))
+    cfg = set_values(cfg, pairs + [parse_override(text) for text in args.overrides])
     if cfg.name == "custom" and (args.data or args.model):
         cfg.name = f"{cfg.data.name}-{cfg.model.name}"
-    return cfg
+    # a resumed run compares its config with the one saved; paths stay as that run typed them
+    return cfg if args.resume else resolve_paths(cfg)
 
 
 @subcommand("run", "train and evaluate a recipe; writes a run folder with a report")

@@ -3,28 +3,34 @@
 A recipe is YAML with four parts: top-level run fields, ``data``, ``model`` and
 ``train``. ``data`` and ``model`` name a registered builder; their other keys
 are that builder's keyword options, checked against its signature, so the valid
-keys and their types live in one place.
+keys and their types live in one place. Every field carries its type and range
+(corenets/options.py); `from_dict` checks them all, for recipes, config.yaml,
+``--set`` and the CLI's shortcuts alike, before anything is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import typing
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 
 from .errors import ConfigError
+from .options import Range, check_options, coerce, hints, shown
+
+Fraction = Annotated[float, Range(gt=0, lt=1)]
+Count = Annotated[int, Range(ge=1, le=2**31 - 1)]
+NonNegative = Annotated[float, Range(ge=0)]
 
 
 @dataclass
 class DataConfig:
     name: str = "digits"  # a registered dataset (`corenets list datasets`)
-    val_fraction: float = 0.1  # of the training part, carved off for model selection
-    test_fraction: float = 0.2  # held out when a dataset has no official test split
+    val_fraction: Fraction = 0.1  # of the training part, carved off for model selection
+    test_fraction: Fraction = 0.2  # held out when a dataset has no official test split
     options: dict[str, Any] = field(default_factory=dict)  # the dataset's own options (path, target, ...)
 
 
@@ -32,29 +38,30 @@ class DataConfig:
 class ModelConfig:
     name: str = "mlp"  # a registered model (`corenets list models`)
     options: dict[str, Any] = field(default_factory=dict)  # the model's own options (hidden, dropout, ...)
-    members: int = 1  # > 1: an ensemble of that many copies, trained side by side, probabilities averaged
+    # > 1: an ensemble of that many copies, trained side by side, probabilities averaged
+    members: Annotated[int, Range(ge=1, le=64)] = 1
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64  # per process; under DDP the global batch is batch_size x world size
-    eval_batch_size: int = 1024  # evaluation only; larger is faster and changes no number
+    epochs: Annotated[int, Range(ge=1, le=1_000_000)] = 10
+    batch_size: Count = 64  # per process; under DDP the global batch is batch_size x world size
+    eval_batch_size: Count = 1024  # evaluation only; larger is faster and changes no number
     optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9  # sgd and rmsprop
+    lr: Annotated[float, Range(gt=0, le=100)] = 1e-3
+    weight_decay: Annotated[float, Range(ge=0, le=100)] = 0.0
+    momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9  # sgd and rmsprop
     nesterov: bool = False  # sgd only
     schedule: Literal["none", "step", "cosine", "onecycle", "linear", "plateau"] = "none"
-    step_size: int = 10  # step: epochs between decays
-    gamma: float = 0.1  # step and plateau: the decay factor
+    step_size: Count = 10  # step: epochs between decays
+    gamma: Annotated[float, Range(gt=0, lt=1)] = 0.1  # step and plateau: the decay factor
     loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = "auto"  # auto picks by task
-    label_smoothing: float = 0.0  # cross_entropy only
-    grad_clip: float = 0.0  # max gradient norm; 0 = off
-    early_stopping: int = 0  # patience in epochs; 0 = off
+    label_smoothing: Annotated[float, Range(ge=0, lt=1)] = 0.0  # cross_entropy only
+    grad_clip: NonNegative = 0.0  # max gradient norm; 0 = off
+    early_stopping: Annotated[int, Range(ge=0, le=1_000_000)] = 0  # patience in epochs; 0 = off
     monitor: str = "val_loss"  # any history column: val_loss, val_accuracy, ...
     mode: Literal["auto", "min", "max"] = "auto"  # auto: min for losses and errors, max otherwise
-    min_delta: float = 0.0  # the smallest change that counts as an improvement
+    min_delta: NonNegative = 0.0  # the smallest change that counts as an improvement
     restore_best: bool = True  # end with the best weights on `monitor`, not the last
     # after choosing the epoch on validation, train a fresh model on training + validation rows for that many
     # epochs (same seed, the schedule's full length) and keep it; scalers and vocabularies stay fitted on training
@@ -64,28 +71,30 @@ class TrainConfig:
     augment: str = ""
     channels_last: bool = False  # NHWC memory for conv nets: oneDNN's fast path on CPU (about 1.5x for seed_cnn)
     precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"  # autocast of forward + loss; fp16: CUDA only; auto: bf16 where native
-    tta: Literal["none", "flip"] = "none"  # validation/test logits averaged over the image and its mirror (not for digits)
+    tta: Literal["none", "flip"] = "none"  # validation/test logits averaged over the image and its mirror (mirror-safe data only)
     # learning-rate multiplier for normalisation-layer parameters (BN biases); weight decay is divided by it so
     # lr x decay stays the same (airbench uses 64 with bias-only BN); 1 = one group for everything
-    bn_bias_lr_scale: float = 1.0
-    warmup: float = 0.2  # linear schedule: fraction of steps spent rising to lr before the linear decay to 0
+    bn_bias_lr_scale: Annotated[float, Range(gt=0, le=10_000)] = 1.0
+    # linear schedule: fraction of steps spent rising to lr before the linear decay to 0
+    warmup: Annotated[float, Range(ge=0, lt=1)] = 0.2
     # lookahead EMA of the weights (airbench): every ema_every steps the weights are pulled to their moving
     # average with this decay per step; the average is what training ends with. 0 = off
-    ema: float = 0.0
-    ema_every: int = 5
+    ema: Annotated[float, Range(ge=0, lt=1)] = 0.0
+    ema_every: Count = 5
 
 
 @dataclass
 class RunConfig:
-    name: str = "run"  # the recipe name; the run folder is <out>/<name>-<timestamp>
+    name: str = "run"  # the recipe name; the run folder is <out>/<name>-<timestamp>, so one folder name
     description: str = ""
-    seed: int = 0  # seeds Python, NumPy and torch, and the data split
+    seed: Annotated[int, Range(ge=0, le=2**32 - 1, why="NumPy's seed range")] = 0  # seeds Python, NumPy, torch, the split
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: Annotated[int, Range(ge=0, le=4096)] = 0  # torch intra-op threads; 0 keeps torch's default
     deterministic: bool = False  # torch.use_deterministic_algorithms(True)
     out: str = "runs"  # parent folder of run folders
-    cv: int = 0  # K-fold cross-validation when >= 2 (tabular datasets)
-    fold: int = 0  # with cv: 0 runs every fold; k in 1..cv runs fold k alone (how each fold folder repeats itself)
+    cv: Annotated[int, Range(ge=0, le=1000)] = 0  # K-fold cross-validation when >= 2 (tabular datasets)
+    # with cv: 0 runs every fold; k in 1..cv runs fold k alone (how each fold folder repeats itself)
+    fold: Annotated[int, Range(ge=0, le=1000)] = 0
     engine: Literal["torch", "scratch"] = "torch"  # scratch: train the mlp with the NumPy engine (corenets.scratch)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -93,156 +102,165 @@ class RunConfig:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-
-
-# ---------------------------------------------------------------- type checks
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin in (list, tuple):
-        args = typing.get_args(tp)
-        return f"a list of {_type_name(args[0])}" if args else "a list"
-    if tp is type(None):
-        return "null"
-    return getattr(tp, "__name__", str(tp))
-
-
-def coerce(value: Any, tp: Any, key: str) -> Any:
-    """Return `value` as type `tp`, or raise ConfigError naming the key, the value and the type."""
-    if tp is Any or tp is inspect.Parameter.empty:
-        return value
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    bad = ConfigError(f"{key}={value!r} is not valid; expected {_type_name(tp)}")
-    if origin is Literal:
-        if value in args:
-            return value
-        raise bad
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None and type(None) in args:
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return coerce(value, a, key)
-            except ConfigError:
-                pass
-        raise bad
-    if origin in (list, tuple):
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and args and args[0] is not str:
-            value = [value]  # `--set model.hidden=64` means [64]
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        item = args[0] if args else Any
-        try:
-            out = [coerce(v, item, key) for v in value]
-        except ConfigError:
-            raise bad from None
-        return tuple(out) if origin is tuple else out
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise bad
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise bad
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string; a user means the number
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise bad
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise bad
-    return value
-
-
-def _hints(obj: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(obj)
-    except Exception:  # pragma: no cover - an unresolvable annotation means "anything"
-        return {}
+MAX_NAME = 100  # characters in a run name: the folder is <name>-<timestamp>, and file systems allow 255 bytes
+MAX_DESCRIPTION = 10_000
 
 
 def _builder_options(section: str, name: Any) -> set[str]:
     """The option names a registered model or dataset builder takes; none for a name not registered."""
-    if section == "model":
-        from .models import models as registry
-        skip = 2
-    else:
-        from .data import datasets as registry
-        skip = 1
-    reg = registry()
+    reg = _registry(section)
+    skip = 2 if section == "model" else 1
     return set(reg.options(str(name), skip=skip)) if str(name) in reg.names() else set()
 
 
-def check_options(options: dict[str, Any], builder: Any, params: dict[str, inspect.Parameter], where: str) -> dict[str, Any]:
-    """Check a builder's options against its signature: known keys, right types."""
-    hints = _hints(builder)
-    out = {}
-    for key, value in options.items():
-        if key not in params:
-            valid = ", ".join(sorted(params)) or "(none)"
-            raise ConfigError(f"unknown option {where}.{key}; valid keys are: {valid}")
-        out[key] = coerce(value, hints.get(key, params[key].annotation), f"{where}.{key}")
-    return out
+def _registry(section: str):
+    if section == "model":
+        from .models import models
+
+        return models()
+    from .data import datasets
+
+    return datasets()
+
+
+def check_name(name: str, key: str = "name") -> str:
+    """A run name is one folder name: the run folder must stay inside --out."""
+    if (not name or name in (".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 for c in name)
+            or len(name) > MAX_NAME or name != name.strip()):
+        raise ConfigError(f"{key}={shown(name)} must be one folder name: no '/', '\\', '..' or control characters, "
+                          f"1 to {MAX_NAME} characters; for example name: my-run")
+    return name
+
+
+def _check_builder(section: str, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    reg = _registry(section)
+    removed_models, removed_options = {}, {}
+    if section == "model":  # old configs: a removed model is an error saying what replaces it; a removed option is
+        from . import models  # dropped with a note when the model is built (models.settle_options)
+
+        removed_models, removed_options = getattr(models, "REMOVED_MODELS", {}), getattr(models, "REMOVED_OPTIONS", {})
+    if name in removed_models:
+        raise ConfigError(f"model {name} was removed; {removed_models[name]}")
+    if name not in reg.names():
+        raise ConfigError(f"unknown {'dataset' if section == 'data' else 'model'} {shown(name, 60)}; "
+                          f"choose one of: {', '.join(reg.names())}")
+    opts = dict(options)
+    extra = {}
+    if section == "data" and "as_sequence" in opts:  # load_dataset's own option, which every dataset takes
+        from .data.sequence import SequenceView
+
+        extra["as_sequence"] = coerce(opts.pop("as_sequence"), SequenceView, "data.as_sequence")
+    skip = 2 if section == "model" else 1
+    params = reg.options(name, skip=skip)
+    extra.update({k: opts.pop(k) for k in list(opts) if k in removed_options and k not in params})
+    return {**check_options(opts, reg.get(name), params, section), **extra}
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """The rules that span fields, and the data and model options against their builders; returns `cfg`.
+
+    `from_dict` calls it, so every way a config is made (recipe, config.yaml, --set, shortcuts) is checked before
+    anything is written; the experiment calls it again for a RunConfig built in Python.
+    """
+    check_name(cfg.name)
+    if len(cfg.description) > MAX_DESCRIPTION:
+        raise ConfigError(f"description is {len(cfg.description):,} characters long; keep it under {MAX_DESCRIPTION:,}")
+    if not cfg.out.strip() or "\0" in cfg.out:
+        raise ConfigError(f"out={shown(cfg.out)} is not a folder name; give --out a folder, e.g. --out runs")
+    if cfg.cv == 1:
+        raise ConfigError("cv=1 is not cross-validation; use 0 (off) or 2 or more folds")
+    if cfg.fold > cfg.cv:
+        raise ConfigError(f"fold={cfg.fold} is out of range; allowed: 0 (every fold) to cv={cfg.cv}")
+    cfg.data.options = _check_builder("data", cfg.data.name, cfg.data.options)
+    cfg.model.options = _check_builder("model", cfg.model.name, cfg.model.options)
+    from .train.augment import parse_augment
+
+    parse_augment(cfg.train.augment)  # the spelling; whether it suits the data is preflight's question
+    return cfg
+
+
+def resolve_paths(cfg: RunConfig) -> RunConfig:
+    """Data options that are paths (`path`, `*_path`) made absolute, so config.yaml repeats the run from anywhere."""
+    for key, value in cfg.data.options.items():
+        if (key == "path" or key.endswith("_path")) and isinstance(value, str) and value:
+            cfg.data.options[key] = os.path.abspath(os.path.expanduser(value))
+    return cfg
 
 
 # --------------------------------------------------------------- YAML <-> config
 
+MAX_DEPTH = 32  # nesting levels a config may use; recipes use three
+MAX_FILE_BYTES = 1 << 20
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load without anchors, aliases or deep nesting: a few hundred bytes of aliases can expand to gigabytes."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise ConfigError(f"{self.where}: YAML anchors and aliases (&name, *name) are not allowed (line "
+                              f"{mark.line + 1}, column {mark.column + 1}); write the value out, or quote a text "
+                              f"that starts with & or *")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConfigError(f"{self.where}: nested more than {MAX_DEPTH} levels deep; a config needs three")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML text -> Python values, refusing anchors, aliases and deep nesting (ConfigError naming `where`)."""
+    loader = _StrictLoader(text)
+    loader.where = where
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
 
 def _section_from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
     if not isinstance(raw, dict):
-        raise ConfigError(f"'{where}' must be a mapping of keys to values, got {raw!r}")
-    hints = _hints(cls)
+        raise ConfigError(f"'{where}' must be a mapping of keys to values, got {shown(raw)}")
+    types_ = hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"key {shown(key, 60)} in '{where}' is not a name; keys are words like lr or epochs")
         if key in names and key != "options":
-            kwargs[key] = coerce(value, hints[key], f"{where}.{key}")
+            kwargs[key] = coerce(value, types_[key], f"{where}.{key}")
         elif "options" in names:
             extra[key] = value  # a builder option, checked against the builder in validate()
         else:
-            raise ConfigError(f"unknown key {where}.{key}; valid keys are: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown key {where}.{key[:60]}; valid keys are: {', '.join(sorted(names))}")
     if "options" in names:
         kwargs["options"] = {**raw.get("options", {}), **extra} if isinstance(raw.get("options"), dict) else extra
     return cls(**kwargs)
 
 
 def from_dict(raw: dict[str, Any]) -> RunConfig:
-    """Build a RunConfig from a parsed recipe; unknown keys are errors that list the valid ones."""
+    """Build a RunConfig from a parsed recipe, every field checked for type and range, and the builder options
+    against their builders; unknown keys are errors that list the valid ones."""
     if not isinstance(raw, dict):
         raise ConfigError(f"a recipe must be a YAML mapping, got {type(raw).__name__}")
-    hints = _hints(RunConfig)
+    types_ = hints(RunConfig)
     top = {f.name for f in dataclasses.fields(RunConfig)}
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in SECTIONS:
+        if isinstance(key, str) and key in SECTIONS:
             kwargs[key] = _section_from_dict(SECTIONS[key], value or {}, key)
-        elif key in top:
-            kwargs[key] = coerce(value, hints[key], key)
+        elif isinstance(key, str) and key in top:
+            kwargs[key] = coerce(value, types_[key], key)
         else:
-            raise ConfigError(f"unknown key '{key}'; valid keys are: {', '.join(sorted(top))}")
-    return RunConfig(**kwargs)
+            raise ConfigError(f"unknown key {shown(key, 60)}; valid keys are: {', '.join(sorted(top))}")
+    return validate(RunConfig(**kwargs))
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:
@@ -260,30 +278,38 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
 
 
 def load_yaml(path: str | Path) -> RunConfig:
+    """A config file: UTF-8 YAML of at most 1 MiB, without anchors or aliases, checked like any config."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path} is {path.stat().st_size:,} bytes; a config file is at most {MAX_FILE_BYTES:,}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                          "save it as UTF-8") from None
+    try:
+        raw = parse_yaml(text, str(path))
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise ConfigError(f"{path} is not valid YAML: {shown(str(e).splitlines()[0])}") from None
     return from_dict(raw or {})
 
 
 def dump_yaml(cfg: RunConfig) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """'train.lr=0.01' -> (['train', 'lr'], 0.01). Values are read as YAML scalars or lists."""
     if "=" not in text:
-        raise ConfigError(f"--set takes key=value pairs, got {text!r}; for example --set train.lr=0.01")
+        raise ConfigError(f"--set takes key=value pairs, got {shown(text)}; for example --set train.lr=0.01")
     key, _, raw = text.partition("=")
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set key {key!r} is empty; write section.key=value, e.g. train.epochs=5")
+        raise ConfigError(f"--set key {shown(key)} is empty; write section.key=value, e.g. train.epochs=5")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_yaml(raw, f"--set {shown(key, 60)}") if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
@@ -291,9 +317,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
     """Apply `--set` overrides, type-checked. Returns a new config."""
+    return set_values(cfg, [parse_override(text) for text in overrides])
+
+
+def set_values(cfg: RunConfig, pairs: list[tuple[list[str], Any]]) -> RunConfig:
+    """Set (key path, value) pairs, e.g. (['train', 'lr'], 0.01), then check the whole config. Returns a new one."""
     raw = to_dict(cfg)
-    for text in overrides:
-        path, value = parse_override(text)
+    for path, value in pairs:
         if len(path) == 1:
             if path[0] in SECTIONS:
                 raise ConfigError(f"--set {path[0]}=... needs a key: {path[0]}.KEY=VALUE")
@@ -306,7 +336,6 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
                 keep = {f.name for f in dataclasses.fields(SECTIONS[path[0]])} | _builder_options(path[0], value)
                 raw[path[0]] = {k: v for k, v in raw[path[0]].items() if k in keep}
         else:
-            raise ConfigError(
-                f"unknown key '{'.'.join(path)}'; write KEY or SECTION.KEY with SECTION one of: {', '.join(SECTIONS)}"
-            )
+            raise ConfigError(f"unknown key {shown('.'.join(path), 80)}; write KEY or SECTION.KEY with SECTION one of: "
+                              f"{', '.join(SECTIONS)}")
     return from_dict(raw)

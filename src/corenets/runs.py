@@ -101,7 +101,10 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 
 def new_run_dir(out: str | Path, name: str) -> Path:
-    """Make <out>/<name>-<YYYYmmdd-HHMMSS>, checking first that <out> is writable."""
+    """Make <out>/<name>-<YYYYmmdd-HHMMSS>, checking first that <out> is writable and <name> one folder name."""
+    from .config import check_name
+
+    check_name(name)  # the run folder stays inside <out>
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -39,12 +39,11 @@ def load_dataset(name: str, spec: SplitSpec | None = None, as_sequence: str = "n
     Returns:
         A DataBundle of train/val/test tensors.
     """
-    from ..config import check_options
+    from ..options import check_options, coerce
 
     reg = datasets()
     fn = reg.get(name)
     opts = check_options(options, fn, reg.options(name, skip=1), "data")
-    from ..config import coerce
     from .sequence import SequenceView, as_sequence as view
 
     mode = coerce(as_sequence, SequenceView, "data.as_sequence")  # checked before the (maybe slow) load

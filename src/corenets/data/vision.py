@@ -98,11 +98,13 @@ class ImagePreprocessing(Preprocessing):
 
 def image_bundle(
     x: np.ndarray, y: np.ndarray, classes: list[str], spec: SplitSpec, scale: float, name: str,
-    test: tuple[np.ndarray, np.ndarray] | None = None,
+    test: tuple[np.ndarray, np.ndarray] | None = None, mirror_ok: bool = True,
 ) -> DataBundle:
     """(N, C, H, W) raw pixels -> a bundle; normalisation fitted on the training part only.
 
-    With `test` given (an official test split) only validation is carved from `x`.
+    With `test` given (an official test split) only validation is carved from `x`, and cross-validation does
+    not apply (meta["cv_ok"]). `mirror_ok=False` where a mirrored image changes its label (digits): flip
+    augmentation and flip TTA are refused before a run starts (corenets.preflight).
     """
     if test is None:
         tr, va, te = split_indices(y, spec)
@@ -123,7 +125,7 @@ def image_bundle(
     return DataBundle(
         train=as_t(xtr, y[tr]), val=as_t(x[va], y[va]), test=as_t(xte, yte),
         task="multiclass", input_shape=tuple(x.shape[1:]), classes=classes, preprocessing=pre,
-        meta={"dataset": name},
+        meta={"dataset": name, "mirror_ok": mirror_ok, "cv_ok": test is None},
     )
 
 
@@ -134,7 +136,8 @@ def digits(spec: SplitSpec) -> DataBundle:
 
     raw = load_digits()
     x = raw.images[:, None].astype(np.float32)  # (N, 1, 8, 8), pixel values 0..16
-    return image_bundle(x, raw.target, [str(i) for i in range(10)], spec, scale=1 / 16, name="digits")
+    return image_bundle(x, raw.target, [str(i) for i in range(10)], spec, scale=1 / 16, name="digits",
+                        mirror_ok=False)  # a mirrored 2, 3 or 7 is not a digit
 
 
 # ------------------------------------------------------------- MNIST-style IDX
@@ -186,7 +189,8 @@ def _idx_files(name: str, path: str, url: str, md5s: dict[str, str], system_dirs
     return {fname: fetch(Remote(fname, url + fname, md5=md5), name) for fname, md5 in md5s.items()}
 
 
-def _idx_bundle(name: str, files: dict[str, Path], classes: list[str], spec: SplitSpec, path_given: bool) -> DataBundle:
+def _idx_bundle(name: str, files: dict[str, Path], classes: list[str], spec: SplitSpec, path_given: bool,
+                mirror_ok: bool = True) -> DataBundle:
     from .formats import read_idx
 
     def pair(images: str, labels: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,14 +206,14 @@ def _idx_bundle(name: str, files: dict[str, Path], classes: list[str], spec: Spl
     official = not path_given
     xtr, ytr = pair("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 60000 if official else 0)
     xte, yte = pair("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 10000 if official else 0)
-    return image_bundle(xtr, ytr, classes, spec, scale=1 / 255, name=name, test=(xte, yte))
+    return image_bundle(xtr, ytr, classes, spec, scale=1 / 255, name=name, test=(xte, yte), mirror_ok=mirror_ok)
 
 
 @DATASETS.register()
 def mnist(spec: SplitSpec, path: str = "") -> DataBundle:
     """MNIST handwritten digits (28x28 gray, 60,000 train / 10,000 test); downloaded and checked, or from data.path."""
     files = _idx_files("mnist", path, MNIST_URL, MNIST, [])
-    return _idx_bundle("mnist", files, [str(i) for i in range(10)], spec, bool(path))
+    return _idx_bundle("mnist", files, [str(i) for i in range(10)], spec, bool(path), mirror_ok=False)  # digits
 
 
 @DATASETS.register()

@@ -52,7 +52,7 @@ def create_model(name: str, input_shape: tuple[int, ...], num_outputs: int, **op
     Returns:
         An nn.Module mapping (B, *input_shape) to (B, num_outputs).
     """
-    from ..config import check_options
+    from ..options import check_options
 
     if name in REMOVED_MODELS:
         raise ConfigError(f"model {name} was removed; {REMOVED_MODELS[name]}")

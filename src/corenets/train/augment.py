@@ -5,7 +5,8 @@ applied in order to each (B, C, H, W) training batch:
 
     translate:N   shift each image by up to N pixels in x and y (zero padding; the
                   same as pad-N-then-random-crop)
-    flip          mirror half of the images left-right (never for digits or text)
+    flip          mirror half of the images left-right (only where a mirrored image keeps
+                  its label: the data's ``meta["mirror_ok"]``, checked in corenets.preflight)
     cutout:S      zero one random S x S square per image (0 = the channel mean, as
                   inputs are normalised)
 
@@ -20,8 +21,8 @@ import torch
 
 from ..errors import ConfigError
 
+MAX_PIXELS = 4096  # the largest shift or square parse_augment accepts; preflight compares it with the image
 OPS = {"translate": True, "crop": True, "flip": False, "cutout": True}  # op -> takes a pixel argument
-NO_FLIP = {"digits", "mnist"}  # a mirrored 2, 3 or 7 is not a digit: flipping would teach wrong labels
 
 
 class Augment:
@@ -47,10 +48,10 @@ class Augment:
         return x
 
 
-def parse_augment(spec: str, dataset: str | None = None) -> Augment | None:
+def parse_augment(spec: str) -> Augment | None:
     """"translate:2,flip" -> Augment; "" or "none" -> None. Bad specs are ConfigErrors listing the ops.
 
-    `dataset` (the bundle's name) lets it refuse flip where mirroring changes the label.
+    Whether the ops suit the data (images; flip only where mirroring keeps the label) is preflight's check.
     """
     spec = (spec or "").strip()
     if spec.lower() in ("", "none"):
@@ -60,21 +61,19 @@ def parse_augment(spec: str, dataset: str | None = None) -> Augment | None:
         name, _, arg = part.strip().partition(":")
         name = name.strip().lower()
         if name not in OPS:
-            raise ConfigError(f"train.augment: unknown op '{name}' in {spec!r}; choose from: cutout:S, flip, translate:N "
+            raise ConfigError(f"train.augment: unknown op {name[:40]!r} in {spec[:200]!r}; choose from: cutout:S, flip, translate:N "
                               f"(comma-separated, e.g. 'translate:2,flip')")
         if OPS[name]:
             try:
                 n = int(arg)
             except ValueError:
-                raise ConfigError(f"train.augment: '{part.strip()}' needs a whole number of pixels, e.g. {name}:2") from None
-            if n < 1:
-                raise ConfigError(f"train.augment: '{part.strip()}' needs a positive number of pixels")
+                raise ConfigError(f"train.augment: '{part.strip()[:60]}' needs a whole number of pixels, e.g. {name}:2") from None
+            if not 1 <= n <= MAX_PIXELS:
+                raise ConfigError(f"train.augment: '{part.strip()[:60]}' is out of range; allowed: 1 to {MAX_PIXELS} pixels")
         elif arg:
-            raise ConfigError(f"train.augment: '{name}' takes no argument, got '{part.strip()}'")
+            raise ConfigError(f"train.augment: '{name}' takes no argument, got '{part.strip()[:60]}'")
         else:
             n = 0
-        if name == "flip" and dataset in NO_FLIP:
-            raise ConfigError(f"train.augment: flip is wrong for {dataset} (a mirrored digit is not a digit); remove it")
         ops.append((name, n))
     return Augment(ops)
 

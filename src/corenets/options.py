@@ -1,0 +1,183 @@
+"""Type and range checks for user-given values: config fields and builder options alike.
+
+`coerce(value, type, key)` returns the value as the type or raises a ConfigError naming
+the key, the value (cut to about 200 characters) and what is allowed. A range rides on
+the type: ``Annotated[int, Range(ge=1)]``. Imports nothing from corenets but errors, so
+config, data and models can all use it without importing each other.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import reprlib
+import types
+import typing
+from typing import Annotated, Any, Literal
+
+from .errors import ConfigError
+
+INT64 = 2**63 - 1  # torch and NumPy hold integers in 64 bits; a larger one is an OverflowError deep inside
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 200
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+_REPR.maxlevel = 3
+
+
+def shown(value: Any, limit: int = 200) -> str:
+    """repr(value) bounded in size and in work: a huge or deeply nested value is never expanded in full."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class Range:
+    """Bounds for a number, or for each number of a list: ``Annotated[float, Range(gt=0)]``."""
+
+    def __init__(self, ge: float | None = None, gt: float | None = None, le: float | None = None,
+                 lt: float | None = None, why: str = ""):
+        self.ge, self.gt, self.le, self.lt, self.why = ge, gt, le, lt, why
+
+    def __repr__(self) -> str:
+        parts = [f">= {self.ge:g}" if self.ge is not None else "", f"> {self.gt:g}" if self.gt is not None else "",
+                 f"<= {self.le:g}" if self.le is not None else "", f"< {self.lt:g}" if self.lt is not None else ""]
+        return " and ".join(p for p in parts if p) + (f" ({self.why})" if self.why else "")
+
+    def contains(self, v: float) -> bool:
+        return ((self.ge is None or v >= self.ge) and (self.gt is None or v > self.gt)
+                and (self.le is None or v <= self.le) and (self.lt is None or v < self.lt))
+
+    def check(self, value: Any, key: str, given: Any = None) -> Any:
+        """Raise ConfigError unless every number in `value` is inside; the message shows `given` (as typed)."""
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for v in items:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not self.contains(v):
+                raise ConfigError(f"{key}={shown(value if given is None else given)} is out of range; allowed: {self!r}")
+        return value
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _type_name(typing.get_args(tp)[0])
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        return f"a list of {_type_name(args[0])}" if args else "a list"
+    if tp is type(None):
+        return "null"
+    if tp is float:
+        return "float (a finite number)"
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """Return `value` as type `tp`, or raise ConfigError naming the key, the value and the type or range.
+
+    Strict: "3" is not an int and "yes" not a bool; two conveniences stay: a number where a list of numbers
+    is expected means a list of one (`--set model.hidden=64`), and a string a float can read is that float
+    (YAML 1.1 reads 1e-3, without a dot, as a string). Floats must be finite; ints must fit in 64 bits.
+    """
+    if tp is Any or tp is inspect.Parameter.empty:
+        return value
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Annotated:
+        ranges = [a for a in args[1:] if isinstance(a, Range)]
+        try:
+            out = coerce(value, args[0], key)
+        except ConfigError:
+            for r in ranges:  # 10**20 for a seed: say the range rather than "a 64-bit integer"
+                r.check(value, key, value)
+            raise
+        for r in ranges:
+            r.check(out, key, value)
+        return out
+    bad = ConfigError(f"{key}={shown(value)} is not valid; expected {_type_name(tp)}")
+    if origin is Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+        raise bad
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(value, a, key)
+            except ConfigError:
+                pass
+        raise bad
+    if origin in (list, tuple):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and args and args[0] is not str:
+            value = [value]  # `--set model.hidden=64` means [64]
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        item = args[0] if args else Any
+        try:
+            out = [coerce(v, item, key) for v in value]
+        except ConfigError:
+            raise bad from None
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad
+    if tp is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad
+        if abs(value) > INT64:
+            raise ConfigError(f"{key}={shown(value)} is out of range; allowed: a 64-bit integer")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string; a user means the number
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise bad
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float's range
+            raise bad from None
+        if not math.isfinite(value):
+            raise bad
+        return value
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise bad
+    return value
+
+
+def hints(obj: Any) -> dict[str, Any]:
+    """The type hints of a function or dataclass, ranges (Annotated) kept; {} when they cannot be resolved."""
+    try:
+        return typing.get_type_hints(obj, include_extras=True)
+    except Exception:  # pragma: no cover - an unresolvable annotation means "anything"
+        return {}
+
+
+def check_options(options: dict[str, Any], builder: Any, params: dict[str, inspect.Parameter], where: str) -> dict[str, Any]:
+    """Check a builder's options against its signature: known keys, right types and ranges."""
+    found = hints(builder)
+    out = {}
+    for key, value in options.items():
+        if key not in params:
+            valid = ", ".join(sorted(params)) or "(none)"
+            raise ConfigError(f"unknown option {where}.{str(key)[:60]}; valid keys are: {valid}")
+        out[key] = coerce(value, found.get(key, params[key].annotation), f"{where}.{key}")
+    return out
+
+
+__all__ = ["Range", "check_options", "coerce", "hints", "shown"]
