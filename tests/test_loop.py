@@ -93,7 +93,7 @@ def test_resume_from_state_equals_uninterrupted():
     fit(part, bundle, cfg, [Grab()], seed=3)
     resumed = create_model("mlp", (4,), 3, hidden=[16], dropout=0.2)
     torch.manual_seed(123)  # the global RNG is restored from the state, not from here
-    saved["callbacks"] = saved["callbacks"][:2]  # History and NaNGuard; Grab is not passed again
+    del saved["callbacks"]["Grab"]  # callbacks are matched by name; Grab is not passed again
     hist = fit(resumed, bundle, cfg, seed=3, resume=saved)
     assert [r["epoch"] for r in hist.rows] == [1, 2, 3, 4, 5, 6]
     for a, b in zip(full.parameters(), resumed.parameters()):

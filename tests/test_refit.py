@@ -106,7 +106,7 @@ def test_refit_refuses_what_it_cannot_replay(tmp_path):
 
 
 def test_an_interrupted_refit_keeps_the_selection_model_and_resumes(tmp_path, monkeypatch):
-    import corenets.experiment as ex
+    import corenets.experiment_torch as ex
     from corenets.errors import Interrupted
 
     class CtrlC(StopAfter):  # Ctrl-C in the refit's first step, as GracefulInterrupt would record it
@@ -114,7 +114,7 @@ def test_an_interrupted_refit_keeps_the_selection_model_and_resumes(tmp_path, mo
             state.interrupted = True
 
     d, n_rows = _phrased_sst2(tmp_path)
-    monkeypatch.setattr(ex, "StopAfter", CtrlC)
+    monkeypatch.setattr(ex, "StopAfter", CtrlC)  # the torch engine builds the refit's callbacks
     with pytest.raises(Interrupted, match="in the refit.*resuming redoes the refit: corenets run --config"):
         _run(tmp_path, d, "train.refit=true")
     (run,) = (tmp_path / "runs").iterdir()

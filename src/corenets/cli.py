@@ -204,16 +204,18 @@ def show_table(table, args) -> int:
 @subcommand("evaluate", "re-evaluate a run's best model on its test split; rewrites metrics, plots and report")
 @with_arguments(lambda p: p.add_argument("run", help="a run folder"))
 def cmd_evaluate(args) -> int:
+    import dataclasses
+
     from .evaluate.report import build_report
     from .experiment import evaluate_model, load_data, summary_line
-    from .runs import load_run, write_json
+    from .record import read_metrics, write_metrics
+    from .runs import load_run
 
     run = load_run(args.run)
-    bundle = load_data(run.config)
-    test = evaluate_model(run.model, bundle, run.path, tta=run.config.train.tta)
-    m = run.metrics
-    m["test"] = test
-    write_json(run.path / "metrics.json", m)
+    m = read_metrics(run.path)  # a finished run: an unfinished one is resumed, not re-scored
+    cfg = run.config
+    test = evaluate_model(run.scorer, load_data(cfg), run.path, cfg.train.eval_batch_size)
+    write_metrics(run.path, dataclasses.replace(m, test=test))
     build_report(run.path)
     print(summary_line(run.path))
     print(f"report: {run.path / 'report.html'}")

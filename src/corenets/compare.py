@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .errors import RunFolderError
 from .evaluate import metrics as M
 from .evaluate.plots import overlay_curves
-from .runs import atomic_write_text, read_history
-
-
-def _load(run: Path) -> dict:
-    f = run / "metrics.json"
-    if not f.is_file():
-        raise RunFolderError(f"{run} has no metrics.json; compare takes finished run folders")
-    return json.loads(f.read_text())
+from .files import atomic_write_text, read_history
+from .record import Metrics, is_finished, read_metrics
 
 
 def _cell(v) -> str:
@@ -25,9 +18,21 @@ def _cell(v) -> str:
 
 
 def compare_runs(run_dirs: list[Path], out: Path | None = None) -> str:
-    """A Markdown table of the runs; writes compare.md and compare_<metric>.png into `out`."""
-    infos = {r: _load(r) for r in run_dirs}
-    tasks = {m["task"] for m in infos.values()}
+    """A Markdown table of the finished runs; writes compare.md and compare_<metric>.png into `out`.
+
+    Folders without metrics.json (interrupted or failed runs) are named and skipped, not an error, so
+    `corenets compare runs/quickstart-*` works beside an unfinished run.
+    """
+    for r in run_dirs:
+        if not Path(r).is_dir():
+            raise RunFolderError(f"{r} is not a folder; compare takes run folders such as runs/quickstart-20260101-120000")
+    unfinished = [r for r in run_dirs if not is_finished(r)]
+    run_dirs = [r for r in run_dirs if is_finished(r)]
+    if not run_dirs:
+        raise RunFolderError(f"none of these runs finished (no metrics.json in {', '.join(str(r) for r in unfinished)}); "
+                             "compare takes finished run folders")
+    infos: dict[Path, Metrics] = {r: read_metrics(r) for r in run_dirs}
+    tasks = {m.task for m in infos.values()}
     if len(tasks) > 1:
         raise RunFolderError(f"these runs solve different tasks ({', '.join(sorted(tasks))}); compare runs of one kind")
     task = tasks.pop()
@@ -35,17 +40,18 @@ def compare_runs(run_dirs: list[Path], out: Path | None = None) -> str:
     header = ["run", "model", "parameters", "train s", "s/epoch", "epochs", *keys]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, m in infos.items():
-        epochs = m.get("epochs_run") or 0
-        model = _model_name(r)
-        row = [r.name, model, m.get("parameters", ""), f"{m.get('train_seconds', 0):.1f}",
-               f"{m['train_seconds'] / epochs:.2f}" if epochs else "", epochs or ""]
-        row += [_cell(m["test"].get(k, "")) for k in keys]
+        epochs = m.epochs_run
+        row = [r.name, _model_name(r), m.parameters or "", f"{m.train_seconds:.1f}",
+               f"{m.train_seconds / epochs:.2f}" if epochs else "", epochs or ""]
+        row += [_cell(m.test.get(k, "")) for k in keys]
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
     first = next(iter(infos.values()))
-    base = first["test"].get("baseline", {})
+    base = first.test.get("baseline", {})
     lines.append("")
     lines.append(f"baseline ({base.get('name', '?')}): " + ", ".join(
         f"{k} {base[k]:.4f}" for k in keys if isinstance(base.get(k), float)))
+    if unfinished:
+        lines.append(f"skipped, unfinished (no metrics.json): {', '.join(r.name for r in unfinished)}")
     out = out or run_dirs[0].parent
     out.mkdir(parents=True, exist_ok=True)
     val_key = "val_accuracy" if task != "regression" else "val_rmse"

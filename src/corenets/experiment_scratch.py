@@ -1,6 +1,7 @@
 """`engine: scratch`: train a recipe's MLP with the NumPy engine (corenets.scratch) instead of torch.
 
-The data path and the run folder are the torch path's: the same DataBundle,
+ScratchEngine is experiment.py's engine interface (engines.Engine) for it. The data path and the run folder
+are the torch path's: the same DataBundle,
 the same metrics, plots and report. The scratch MLP mirrors models/mlp.py layer
 for layer (Flatten, Linear, activation, Dropout, ..., Linear), so its state
 dict has torch's names and model.pt is an ordinary `mlp` checkpoint:
@@ -15,7 +16,10 @@ from typing import Any
 import numpy as np
 
 from .config import RunConfig, TrainConfig
+from .engines import Fitted
 from .errors import ConfigError
+from .files import atomic_save
+from .record import ModelSpec
 from .scratch import losses, nn, optim
 from .scratch.train import History, fit, predict
 
@@ -72,7 +76,7 @@ def check_supported(cfg: RunConfig) -> None:
         raise ConfigError(f"engine: scratch trains model mlp only, got {cfg.model.name!r}; use engine: torch")
     unsupported = {"schedule": (t.schedule, "none"), "grad_clip": (t.grad_clip, 0.0),
                    "label_smoothing": (t.label_smoothing, 0.0), "cv": (cfg.cv, 0),
-                   "refit": (t.refit, False)}
+                   "refit": (t.refit, False), "tta": (t.tta, "none")}
     for key, (value, off) in unsupported.items():
         if value != off:
             raise ConfigError(f"engine: scratch does not implement {key}={value!r}; set it to {off!r} "
@@ -89,14 +93,15 @@ def check_supported(cfg: RunConfig) -> None:
         raise ConfigError(f"engine: scratch stops early on val_loss only, got train.monitor={t.monitor!r}")
 
 
-def train_scratch(cfg: RunConfig, bundle, quiet: bool = False) -> tuple[nn.Sequential, History, np.ndarray, dict[str, Any]]:
+def train_scratch(cfg: RunConfig, bundle, quiet: bool = False,
+                  model: nn.Sequential | None = None) -> tuple[nn.Sequential, History, np.ndarray, dict[str, Any]]:
     """Fit the scratch MLP on `bundle`; returns (model, history, test logits (N, outputs), torch-style state dict)."""
     import torch
 
     check_supported(cfg)
     as_np = lambda s: (s.x.numpy().astype(np.float32), s.y.numpy())  # noqa: E731
     (x, y), val, (xt, _) = as_np(bundle.train), as_np(bundle.val), as_np(bundle.test)
-    model = scratch_mlp(bundle.input_shape, bundle.num_outputs, seed=cfg.seed, **cfg.model.options)
+    model = model or scratch_mlp(bundle.input_shape, bundle.num_outputs, seed=cfg.seed, **cfg.model.options)
     t = cfg.train
 
     def show(row: dict) -> None:
@@ -126,48 +131,56 @@ def summary(model: nn.Sequential, input_shape) -> str:
     return "\n".join(lines)
 
 
-def run_scratch_config(cfg: RunConfig, resume=None, quiet: bool = False):
-    """experiment.run_config for engine: scratch. Returns the run folder, laid out as a torch run's."""
-    import time
-    from datetime import datetime
+class ScratchEngine:
+    """experiment.py's engine interface (engines.Engine) for engine: scratch: CPU, one process, no resume."""
 
-    from . import runs
-    from .config import dump_yaml
-    from .evaluate import plots
-    from .evaluate.report import build_report
-    from .experiment import evaluate_outputs, load_data, versions
+    name = "scratch"
+    device = "cpu"  # what preflight checks the settings against
+    is_main = True
 
-    if resume is not None:
+    def __init__(self, cfg: RunConfig):
+        check_supported(cfg)  # before any data is loaded or any folder made
+        self.cfg = cfg
+        self.model: nn.Sequential | None = None
+        self.state: dict[str, Any] = {}
+
+    def load_data(self, load):
+        return load(self.cfg)
+
+    def build(self, bundle) -> None:
+        self.model = scratch_mlp(bundle.input_shape, bundle.num_outputs, seed=self.cfg.seed, **self.cfg.model.options)
+
+    def resume_state(self, run_dir):
         raise ConfigError("engine: scratch runs cannot be resumed (they take seconds); start the run again without --resume")
-    check_supported(cfg)
-    bundle = load_data(cfg)  # before creating the folder: bad data leaves no half-made run behind
-    run_dir = runs.new_run_dir(cfg.out, cfg.name)
-    runs.atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
-    if not quiet:
-        print(f"run folder: {run_dir}", flush=True)
-    t0 = time.perf_counter()
-    model, history, out, state = train_scratch(cfg, bundle, quiet=quiet)
-    wall = time.perf_counter() - t0
-    rows = history.rows
-    best_epoch = history.best_epoch if cfg.train.restore_best and history.best_epoch else len(rows)
-    runs.atomic_write_text(run_dir / "summary.txt", summary(model, bundle.input_shape))
-    runs.write_history(run_dir / "history.csv", rows)
-    # torch's names and shapes: model.pt is an ordinary `mlp` checkpoint, so predict/evaluate load it with torch
-    runs.atomic_save({**runs.model_spec(cfg, bundle, best_epoch), "state_dict": state}, run_dir / "model.pt")
-    test = evaluate_outputs(out, bundle, run_dir)
-    info = {
-        "recipe": cfg.name, "description": cfg.description, "task": bundle.task, "engine": "scratch", "test": test,
-        "best_epoch": best_epoch, "epochs_run": len(rows), "monitor": "val_loss",
-        "stopped": f"early stopping: no lower val_loss for {cfg.train.early_stopping} epochs" if history.stopped_early else None,
-        "train_seconds": float(sum(r["seconds"] for r in rows)), "wall_seconds": wall,
-        "parameters": model.num_parameters(), "seed": cfg.seed, "device": "cpu (NumPy engine)",
-        "threads": cfg.threads, "batch_size": {"per_process": cfg.train.batch_size, "semantics": "per process"},
-        "data": {**bundle.sizes(), "dataset": bundle.meta.get("dataset", cfg.data.name),
-                 "input_shape": list(bundle.input_shape), "classes": bundle.classes},
-        "versions": versions(), "finished": datetime.now().isoformat(timespec="seconds"),
-        "notes": [*bundle.meta.get("notes", []), "trained by corenets.scratch, the NumPy engine (no torch in the loop)"],
-    }
-    plots.curves(rows, run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse")
-    runs.write_json(run_dir / "metrics.json", info)
-    build_report(run_dir)
-    return run_dir
+
+    def summary(self, bundle) -> str:
+        return summary(self.model, bundle.input_shape)
+
+    def check_free_space(self, run_dir) -> None:
+        pass  # an MLP's weights: kilobytes
+
+    def fit(self, bundle, run_dir, resume, quiet: bool) -> Fitted:
+        self.model, history, self.test_out, self.state = train_scratch(self.cfg, bundle, quiet=quiet, model=self.model)
+        best = history.best_epoch if self.cfg.train.restore_best and history.best_epoch else len(history.rows)
+        stopped = (f"early stopping: no lower val_loss for {self.cfg.train.early_stopping} epochs"
+                   if history.stopped_early else None)
+        return Fitted(history.rows, best, stopped, float(sum(r["seconds"] for r in history.rows)))
+
+    def refit(self, bundle, run_dir, fitted: Fitted, quiet: bool) -> Fitted:
+        raise ConfigError("engine: scratch does not implement refit=True; set it to False or use engine: torch")
+
+    def finalize(self, bundle, run_dir, fitted: Fitted) -> None:
+        # torch's names and shapes: model.pt is an ordinary `mlp` checkpoint, so predict/evaluate load it with torch
+        spec = ModelSpec.of_run(self.cfg, bundle, fitted.best_epoch).to_dict()
+        atomic_save({**spec, "state_dict": self.state}, run_dir / "model.pt")
+
+    def predict_outputs(self, x) -> np.ndarray:
+        return predict(self.model, x.numpy().astype(np.float32), self.cfg.train.eval_batch_size)
+
+    def record(self) -> dict[str, Any]:
+        return {"engine": "scratch", "device": "cpu (NumPy engine)", "threads": self.cfg.threads,
+                "parameters": self.model.num_parameters(), "monitor": "val_loss",
+                "batch_size": {"per_process": self.cfg.train.batch_size, "semantics": "per process"}}
+
+    def close(self) -> None:
+        pass

@@ -7,9 +7,6 @@ torch.load(weights_only=True), so a file holding arbitrary pickled code is refus
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import pickle
 import zipfile
@@ -22,79 +19,10 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, RunFolderError
-
-FORMAT_VERSION = 1  # bump when model.pt's layout changes; newer files are refused with a clear message
-
-
-def corenets_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("corenets")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+source"
-
-
-# ------------------------------------------------------------------ atomic writes
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise RunFolderError(f"cannot write {path}: {e.strerror or e}; free some disk space or choose --out elsewhere") from None
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save into memory, then an atomic replace: a kill never leaves half a checkpoint."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, (np.ndarray, torch.Tensor)):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"cannot write {type(o).__name__} to JSON")
-
-
-def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-    if not rows:
-        return
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
-def read_history(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+from .files import (atomic_save, atomic_write_bytes, atomic_write_text, corenets_version, read_history,  # noqa: F401
+                    write_history, write_json)
+from .record import SPEC_FORMAT as FORMAT_VERSION
+from .record import ModelSpec
 
 
 # ------------------------------------------------------------------ folders
@@ -149,6 +77,10 @@ def resumable(run_dir: Path) -> None:
         raise RunFolderError(f"{run_dir} is not a folder; --resume takes a run folder such as runs/quickstart-20260101-120000")
     if not (run_dir / "config.yaml").is_file():
         raise RunFolderError(f"{run_dir} is not a corenets run (no config.yaml); --resume takes a folder made by `corenets run`")
+    if (run_dir / "metrics.json").is_file():
+        raise RunFolderError(f"{run_dir} is finished (it has metrics.json); nothing to resume. To train longer, start "
+                             f"a new run with a larger --epochs: `corenets run --config {run_dir / 'config.yaml'} "
+                             "--epochs N`")
     if not (run_dir / "last.pt").is_file():
         raise RunFolderError(f"{run_dir} is not resumable: it was stopped before its first epoch finished (no last.pt); "
                              "start the run again")
@@ -180,19 +112,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def model_spec(cfg, bundle, best_epoch: int) -> dict[str, Any]:
-    return {
-        "format_version": FORMAT_VERSION,
-        "corenets_version": corenets_version(),
-        "recipe": cfg.name,
-        "model": {"name": cfg.model.name, "options": dict(cfg.model.options), "members": cfg.model.members},
-        "input_shape": list(bundle.input_shape),
-        "num_outputs": bundle.num_outputs,
-        "task": bundle.task,
-        "classes": bundle.classes,
-        "preprocessing": bundle.preprocessing.to_dict(),
-        "meta": {k: v for k, v in bundle.meta.items() if isinstance(v, (str, int, float, list))},
-        "best_epoch": best_epoch,
-    }
+    """What model.pt holds besides the weights (record.ModelSpec, as plain values)."""
+    return ModelSpec.of_run(cfg, bundle, best_epoch).to_dict()
 
 
 def save_model(path: Path, model: torch.nn.Module, spec: dict[str, Any]) -> None:
@@ -207,8 +128,9 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def build_model_from_spec(spec: dict[str, Any], path: Path) -> torch.nn.Module:
     from .models import build_model
 
-    model = build_model(spec["model"]["name"], tuple(spec["input_shape"]), spec["num_outputs"], spec["model"]["options"],
-                        int(spec["model"].get("members", 1)), spec.get("task"))
+    sp = ModelSpec.from_dict(spec, path)  # format 1 (no facts: its options name them) or 2
+    model = build_model(sp.model["name"], tuple(sp.input_shape), sp.num_outputs, sp.model["options"],
+                        int(sp.model["members"]), sp.task, facts=sp.facts or None)
     try:
         model.load_state_dict(spec["state_dict"])
     except RuntimeError as e:
@@ -267,9 +189,11 @@ class Run:
         self.classes: list[str] | None = self.spec["classes"]
 
     @property
-    def metrics(self) -> dict[str, Any]:
-        f = self.path / "metrics.json"
-        return json.loads(f.read_text()) if f.is_file() else {}
+    def metrics(self):
+        """metrics.json as a record.Metrics; None while the run is unfinished."""
+        from .record import read_metrics
+
+        return read_metrics(self.path, missing_ok=True)
 
     @property
     def config(self):
@@ -281,10 +205,9 @@ class Run:
     def scorer(self) -> torch.nn.Module:
         """The model as the test metrics scored it: with flip TTA when the run's config used it."""
         if getattr(self, "_scorer", None) is None:
-            tta = self.config.train.tta if (self.path / "config.yaml").is_file() else "none"
-            from .train.augment import FlipTTA
+            from .record import scorer, tta_of
 
-            self._scorer = FlipTTA(self.model) if tta == "flip" else self.model
+            self._scorer = scorer(self.model, tta_of(self.spec, self.path))
         return self._scorer
 
     @torch.inference_mode()

@@ -36,7 +36,7 @@ def cmd_forecast(args) -> int:
     print(f"last known: {last.date()} {s['column']} {prices[-1]:.4f}")
     for (k, value), day in zip(out, days):
         print(f"step {k:>3} (~{day.date()}): {value:.4f}")
-    m = run.metrics.get("test", {})
+    m = run.metrics.test if run.metrics else {}
     if "rmse_over_persistence" in m:
         print(f"test rmse / persistence rmse of this run: {m['rmse_over_persistence']:.3f} (above 1: it loses to 'tomorrow = today')")
     return 0

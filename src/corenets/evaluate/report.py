@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -57,40 +56,40 @@ class Report:
 
     def markdown(self) -> str:
         out = [f"# {self.title}", ""]
-        for kind, data in self.blocks:
-            if kind == "h2":
+        for block, data in self.blocks:
+            if block == "h2":
                 out += [f"## {data}", ""]
-            elif kind == "p":
+            elif block == "p":
                 out += [data, ""]
-            elif kind == "table":
+            elif block == "table":
                 header, rows = data
                 out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
                 out += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows] + [""]
-            elif kind == "img":
+            elif block == "img":
                 path, caption = data
                 out += [f"![{caption}](plots/{path.name})", ""]
-            elif kind == "pre":
+            elif block == "pre":
                 out += ["```", data.rstrip(), "```", ""]
         return "\n".join(out)
 
     def html(self) -> str:
         body = [f"<h1>{html.escape(self.title)}</h1>"]
-        for kind, data in self.blocks:
-            if kind == "h2":
+        for block, data in self.blocks:
+            if block == "h2":
                 body.append(f"<h2>{html.escape(data)}</h2>")
-            elif kind == "p":
+            elif block == "p":
                 body.append(f"<p>{html.escape(data)}</p>")
-            elif kind == "table":
+            elif block == "table":
                 header, rows = data
                 th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
                 trs = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
                 body.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
-            elif kind == "img":
+            elif block == "img":
                 path, caption = data
                 b64 = base64.b64encode(path.read_bytes()).decode("ascii")
                 body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-            elif kind == "pre":
+            elif block == "pre":
                 body.append(f"<pre>{html.escape(data)}</pre>")
         style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
                  "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
@@ -108,17 +107,19 @@ def _write(path: Path, text: str) -> None:
 
 def build_report(run_dir: str | Path) -> Path:
     """Write report.md and report.html into the run folder; returns the HTML path."""
+    from ..record import read_metrics
+
     run_dir = Path(run_dir)
-    m = json.loads((run_dir / "metrics.json").read_text())
-    rep = Report(f"corenets run: {m.get('recipe', run_dir.name)}")
-    desc = m.get("description", "").strip()
+    m = read_metrics(run_dir)
+    rep = Report(f"corenets run: {m.recipe or run_dir.name}")
+    desc = m.description.strip()
     desc += "." if desc and desc[-1] not in ".!?" else ""
-    rep.text(f"{desc} Folder: {run_dir.name}. Trained {m.get('finished', '')} on "
-             f"{m.get('device', '?')} in {m.get('train_seconds', 0):.1f} s; seed {m.get('seed')}.".strip())
-    for note in m.get("notes", []):
+    rep.text(f"{desc} Folder: {run_dir.name}. Trained {m.finished} on {m.device} in {m.train_seconds:.1f} s; "
+             f"seed {m.seed}.".strip())
+    for note in m.notes:
         rep.text(note)
-    if m.get("members", 1) > 1:
-        rep.text(f"The model is an ensemble of {m['members']} copies trained side by side (model.members); every "
+    if m.members > 1:
+        rep.text(f"The model is an ensemble of {m.members} copies trained side by side (model.members); every "
                  "score and prediction is of their averaged probabilities.")
     _metrics_section(rep, m)
     plots = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
@@ -128,26 +129,26 @@ def build_report(run_dir: str | Path) -> Path:
         for p in known + [p for p in plots if p not in known]:
             rep.image(p, CAPTIONS.get(p.name, p.stem.replace("_", " ")))
     rep.heading("Data and model")
-    data = m.get("data", {})
+    data = m.data
     rep.table(["dataset", "task", "train", "val", "test", "input shape", "parameters"],
-              [[data.get("dataset", "?"), m.get("task", "?"), data.get("train", ""), data.get("val", ""),
-                data.get("test", ""), str(data.get("input_shape", "")), m.get("parameters", "")]])
+              [[data.get("dataset", "?"), m.task, data.get("train", ""), data.get("val", ""),
+                data.get("test", ""), str(data.get("input_shape", "")), m.parameters or ""]])
     if (run_dir / "summary.txt").is_file():
         rep.pre((run_dir / "summary.txt").read_text())
     if (run_dir / "config.yaml").is_file():
         rep.heading("Config (repeat with: corenets run --config config.yaml)")
         rep.pre((run_dir / "config.yaml").read_text())
     rep.heading("Versions")
-    rep.table(["package", "version"], [[k, v] for k, v in m.get("versions", {}).items()])
+    rep.table(["package", "version"], [[k, v] for k, v in m.versions.items()])
     _write(run_dir / "report.md", rep.markdown())
     _write(run_dir / "report.html", rep.html())
     return run_dir / "report.html"
 
 
-def _metrics_section(rep: Report, m: dict[str, Any]) -> None:
-    test = m.get("test", {})
+def _metrics_section(rep: Report, m) -> None:
+    test = m.test
     base = test.get("baseline", {})
-    rep.heading("Test metrics" + (f" (mean ± std over {m['cv']} folds)" if m.get("cv") else ""))
+    rep.heading("Test metrics" + (f" (mean ± std over {m.cv} folds)" if m.cv else ""))
     keys = [k for k, v in test.items() if isinstance(v, (float, int, dict)) and k not in ("n", "baseline", "per_class")
             and not (isinstance(v, dict) and "mean" not in v)]
     rows = [[k, test[k], base.get(k, "")] for k in keys]
@@ -157,11 +158,11 @@ def _metrics_section(rep: Report, m: dict[str, Any]) -> None:
         rep.heading("Per class (test)")
         rep.table(["class", "precision", "recall", "f1", "support"],
                   [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in per_class.items()])
-    if m.get("best_epoch"):
-        if m.get("refit"):
-            rep.text(f"Epoch {m['best_epoch']} of {m.get('epochs_run')} chosen on {m.get('monitor')} (validation); the "
-                     f"weights are a fresh model's, trained on training + validation rows for {m['refit']['epochs']} "
+    if m.best_epoch:
+        if m.refit:
+            rep.text(f"Epoch {m.best_epoch} of {m.epochs_run} chosen on {m.monitor} (validation); the "
+                     f"weights are a fresh model's, trained on training + validation rows for {m.refit['epochs']} "
                      "epoch(s) (train.refit); the test set was used once, after training.")
         else:
-            rep.text(f"Weights from epoch {m['best_epoch']} of {m.get('epochs_run')}, chosen on {m.get('monitor')} "
+            rep.text(f"Weights from epoch {m.best_epoch} of {m.epochs_run}, chosen on {m.monitor} "
                      "(validation); the test set was used once, after training.")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from .hooks import TrainingHooks, hooks_of
 
 TASKS = ("multiclass", "binary", "regression")
 
@@ -36,7 +37,7 @@ def average_outputs(outs: torch.Tensor, task: str) -> torch.Tensor:
     return outs.mean(0)
 
 
-class Ensemble(nn.Module):
+class Ensemble(nn.Module, TrainingHooks):
     """Members with the same input and output; see the module docstring."""
 
     def __init__(self, members: list[nn.Module], task: str):
@@ -57,10 +58,17 @@ class Ensemble(nn.Module):
         with torch.no_grad():  # training reads the members' own outputs; this is for the running metrics only
             return average_outputs(torch.stack(outs), self.task)
 
+    @property
+    def loss_terms(self) -> int:
+        return len(self.members)
+
     def init_from_data(self, x: torch.Tensor) -> None:
         for m in self.members:
-            if hasattr(m, "init_from_data"):
-                m.init_from_data(x)
+            hooks_of(m).init_from_data(x)
+
+    def training_loss(self, loss_fn: Callable) -> Callable:
+        """Each member learns from its own loss; validation scores the average."""
+        return member_loss(self, loss_fn)
 
     def clip_groups(self) -> list[list[nn.Parameter]]:
         """Each member's parameters: gradient clipping is per member, as if each trained alone."""

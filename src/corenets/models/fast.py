@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import ConfigError
 from . import MODELS
 from .cnn import Scale, _chw
+from .hooks import TrainingHooks
 
 
 def bias_only_bn(c: int, momentum: float) -> nn.BatchNorm2d:
@@ -41,7 +42,7 @@ class ConvGroup(nn.Sequential):
                          conv2, bias_only_bn(c_out, momentum), nn.GELU())
 
 
-class AirNet(nn.Sequential):
+class AirNet(nn.Sequential, TrainingHooks):
     """A Sequential whose first conv can be set to whitening filters from data (see module docstring)."""
 
     def __init__(self, layers: list[nn.Module], whiten: nn.Conv2d | None, eps: float):

@@ -8,12 +8,11 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 
-if TYPE_CHECKING:
-    from .loop import TrainState
+from .state import TrainState
 
 
 class Callback:

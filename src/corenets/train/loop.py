@@ -17,68 +17,17 @@ from torch import nn
 from ..config import TrainConfig
 from ..data.bundle import DataBundle, Split
 from ..errors import Interrupted, TrainingError
-from ..models.ensemble import Ensemble, member_loss
+from ..models.hooks import hooks_of
+from ..record import scorer as scored
+from .augment import parse_augment
 from .callbacks import Callback, History, NaNGuard
 from .distributed import World
 from .ema import Lookahead
-from .augment import FlipTTA, parse_augment
 from .optim import make_optimizer, make_schedule
 from .precision import autocast, grad_scaler, resolve_precision, to_memory_format
+from .state import TrainState
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-
-
-class TrainState:
-    """What callbacks see and what last.pt holds: model, optimiser, schedule, epoch, RNG.
-
-    `step`, `partial` and `perm_rng` place a run inside an epoch, so a checkpoint written on Ctrl-C
-    resumes at the very next batch with the same permutation and running sums.
-    """
-
-    def __init__(self, model, optimizer, scheduler, interval, generator, epochs, steps_per_epoch, callbacks):
-        self.model, self.optimizer, self.scheduler, self.interval = model, optimizer, scheduler, interval
-        self.net = model  # what the training forward runs through: the model, or DDP around it
-        self.generator, self.epochs, self.steps_per_epoch = generator, epochs, steps_per_epoch
-        self.callbacks: list[Callback] = callbacks
-        self.epoch = 0  # completed epochs
-        self.stopped: str | None = None  # why training stopped early
-        self.failed = False
-        self.interrupted = False  # Ctrl-C: stop after the current step, checkpoint, exit
-        self.step = 0  # batches done in the current epoch
-        self.partial: dict[str, float] = {}  # the current epoch's running sums (loss, rows, metrics)
-        self.perm_rng: torch.Tensor | None = None  # generator state the current epoch's permutation was drawn from
-        self.ema: Lookahead | None = None  # train.ema > 0: the lookahead average of the weights
-        self.members = 1  # an ensemble's size: the logged training loss is the members' mean
-
-    def stop(self, reason: str, error: bool = False) -> None:
-        self.stopped, self.failed = reason, error
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "epoch": self.epoch,
-            "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
-            "step": self.step, "partial": dict(self.partial), "perm_rng": self.perm_rng,
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-        }
-
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.model.load_state_dict(d["model"])
-        self.optimizer.load_state_dict(d["optimizer"])
-        if self.scheduler is not None and d["scheduler"] is not None:
-            self.scheduler.load_state_dict(d["scheduler"])
-        self.epoch = d["epoch"]
-        self.generator.set_state(d["generator"])
-        torch.set_rng_state(d["torch_rng"])
-        for cb, cd in zip(self.callbacks, d["callbacks"]):
-            cb.load_state_dict(cd)
-        self.step, self.partial, self.perm_rng = d.get("step", 0), dict(d.get("partial", {})), d.get("perm_rng")
-        if self.ema is not None and d.get("ema") is not None:
-            self.ema.load_state_dict(d["ema"])
 
 
 def make_loss(task: str, cfg: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -134,7 +83,7 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
         state.scaler.scale(loss).backward()  # the scaler is a pass-through unless precision is fp16
         if cfg.grad_clip > 0:
             state.scaler.unscale_(opt)
-            for group in clip_groups(state.model):
+            for group in hooks_of(state.model).clip_groups():
                 nn.utils.clip_grad_norm_(group, cfg.grad_clip)
         state.scaler.step(opt)
         state.scaler.update()
@@ -161,11 +110,6 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
     return logs
 
 
-def clip_groups(model: nn.Module) -> list:
-    """Parameter groups clipped each on its own: an ensemble's members, else the whole model."""
-    return model.clip_groups() if isinstance(model, Ensemble) else [list(model.parameters())]
-
-
 def _finish(sums: dict[str, float], n: int, prefix: str, scale: float = 1.0) -> dict[str, float]:
     out = {}
     if "accuracy" in sums:
@@ -177,7 +121,7 @@ def _finish(sums: dict[str, float], n: int, prefix: str, scale: float = 1.0) -> 
 
 
 @torch.no_grad()
-def predict_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: torch.device | str = "cpu",
+def predict_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = TrainConfig.eval_batch_size, device: torch.device | str = "cpu",
                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Raw model outputs (logits or values) for a tensor of inputs, in batches, on the CPU."""
     model.eval()
@@ -186,7 +130,8 @@ def predict_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, d
 
 
 @torch.no_grad()
-def evaluate_epoch(model: nn.Module, split: Split, loss_fn, task: str, device: torch.device, batch_size: int = 1024,
+def evaluate_epoch(model: nn.Module, split: Split, loss_fn, task: str, device: torch.device,
+                   batch_size: int = TrainConfig.eval_batch_size,
                    target_scale: float = 1.0, prefix: str = "val_", world: World | None = None) -> dict[str, float]:
     world = world or World()
     model.eval()
@@ -231,14 +176,47 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     device = torch.device(device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # auto -> bf16 or fp32
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
-    augment = augment or parse_augment(cfg.augment)  # whether it suits the data: corenets.preflight
+    augment = augment or parse_augment(cfg.augment, bundle.meta.get("dataset"))
     if len(bundle.train) == 0 or (validate and len(bundle.val) == 0):
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
-    if resume is None and hasattr(model, "init_from_data"):  # data-dependent init (airnet's whitening filters)
-        model.init_from_data(bundle.train.x[:10000].to(device))
-    loss_fn = make_loss(bundle.task, cfg)
-    if isinstance(model, Ensemble):  # each member learns from its own loss; validation scores the average
-        loss_fn = member_loss(model, loss_fn)
+    state, loss_fn, history = _start(model, bundle, cfg, callbacks, device, seed, resume, world)
+    scorer = scored(model, cfg.tta)  # validation sees what the test will
+    scale = float(bundle.preprocessing.state.get("target_std", 1.0)) if bundle.task == "regression" else 1.0
+    for cb in state.callbacks:
+        cb.on_train_begin(state)
+    while state.epoch < cfg.epochs and state.stopped is None:
+        for cb in state.callbacks:
+            cb.on_epoch_begin(state)
+        t0 = time.perf_counter()
+        logs: dict[str, float] = {"epoch": state.epoch + 1}
+        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment, world))
+        if state.failed or state.interrupted:
+            break
+        train_seconds = time.perf_counter() - t0
+        world.sync_buffers(model)  # batch-norm statistics: every rank evaluates (and rank 0 saves) rank 0's
+        if validate:
+            logs.update(evaluate_epoch(scorer, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
+                                       world=world))
+        _end_epoch(state, logs, train_seconds)
+    for cb in state.callbacks:
+        cb.on_train_end(state)
+    if state.failed:
+        raise TrainingError(state.stopped)
+    if state.ema is not None and not state.interrupted:
+        state.ema.finish(model)  # training ends with the averaged weights
+    if state.interrupted:
+        raise Interrupted(f"interrupted at epoch {state.epoch + 1}, after batch {state.step}")
+    history.stopped = state.stopped
+    return history
+
+
+def _start(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Sequence[Callback],
+           device: torch.device, seed: int, resume: dict[str, Any] | None, world: World):
+    """(state, loss, history): the optimiser, schedule, callbacks and loss set up, last.pt loaded if resuming."""
+    hooks = hooks_of(model)
+    if resume is None:
+        hooks.init_from_data(bundle.train.x[:10000].to(device))  # data-dependent init (airnet's whitening filters)
+    loss_fn = hooks.training_loss(make_loss(bundle.task, cfg))
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(world.shard_len(len(bundle.train)) / cfg.batch_size)
     scheduler, interval = make_schedule(optimizer, cfg, steps)
@@ -251,40 +229,18 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
         state.load_state_dict(resume)
     state.net = world.wrap(model)  # after loading: DDP starts every rank from rank 0's weights
     state.scaler = grad_scaler(device, cfg.precision)
-    state.members = len(model.members) if isinstance(model, Ensemble) else 1
-    scorer = FlipTTA(model) if cfg.tta == "flip" else model  # validation sees what the test will
-    scale = float(bundle.preprocessing.state.get("target_std", 1.0)) if bundle.task == "regression" else 1.0
-    for cb in cbs:
-        cb.on_train_begin(state)
-    while state.epoch < cfg.epochs and state.stopped is None:
-        for cb in cbs:
-            cb.on_epoch_begin(state)
-        t0 = time.perf_counter()
-        logs: dict[str, float] = {"epoch": state.epoch + 1}
-        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment, world))
-        if state.failed or state.interrupted:
-            break
-        train_seconds = time.perf_counter() - t0
-        world.sync_buffers(model)  # batch-norm statistics: every rank evaluates (and rank 0 saves) rank 0's
-        if validate:
-            logs.update(evaluate_epoch(scorer, bundle.val, loss_fn, bundle.task, device, cfg.eval_batch_size, scale,
-                                       world=world))
-        logs["lr"] = optimizer.param_groups[0]["lr"]
-        logs["seconds"] = train_seconds
-        if interval == "epoch" and scheduler is not None:
-            scheduler.step()
-        elif interval == "plateau":
-            scheduler.step(logs["val_loss"])
-        state.epoch += 1
-        for cb in cbs:
-            cb.on_epoch_end(state, logs)
-    for cb in cbs:
-        cb.on_train_end(state)
-    if state.failed:
-        raise TrainingError(state.stopped)
-    if state.ema is not None and not state.interrupted:
-        state.ema.finish(model)  # training ends with the averaged weights
-    if state.interrupted:
-        raise Interrupted(f"interrupted at epoch {state.epoch + 1}, after batch {state.step}")
-    history.stopped = state.stopped
-    return history
+    state.members = hooks.loss_terms
+    return state, loss_fn, history
+
+
+def _end_epoch(state: TrainState, logs: dict[str, float], train_seconds: float) -> None:
+    """Log the learning rate and time, step an epoch-wise schedule, and run the callbacks' on_epoch_end."""
+    logs["lr"] = state.optimizer.param_groups[0]["lr"]
+    logs["seconds"] = train_seconds
+    if state.interval == "epoch" and state.scheduler is not None:
+        state.scheduler.step()
+    elif state.interval == "plateau":
+        state.scheduler.step(logs["val_loss"])
+    state.epoch += 1
+    for cb in state.callbacks:
+        cb.on_epoch_end(state, logs)

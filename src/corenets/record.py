@@ -1,0 +1,257 @@
+"""The run record: what model.pt holds beside the weights (ModelSpec) and what metrics.json holds (Metrics).
+
+Both engines write these dataclasses and every reader (report, compare, evaluate, the summary line, serve's
+card, export) goes through `read_metrics` / `ModelSpec.from_dict`, so the files have one schema, in one place.
+
+Formats:
+    model.pt   format_version 1: the first release; 2: adds `facts` (the data facts the builder received,
+               e.g. vocab_size) and `tta` (how the test scored the model). A format-1 file loads as before:
+               its options name every fact, and its tta is read from the folder's config.yaml.
+    metrics.json  format 1: written before this module (no "format" key); 2: this schema. Only `task` and `test`
+               are required of a format-1 file; every other field has a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError, RunFolderError
+from .files import corenets_version, write_json
+
+SPEC_FORMAT = 2  # bump when model.pt's layout changes; newer files are refused with a clear message
+METRICS_FORMAT = 2
+
+
+# ------------------------------------------------------------------ model.pt
+
+
+@dataclass
+class ModelSpec:
+    """Everything model.pt holds besides `state_dict`: enough to rebuild the model and read raw inputs."""
+
+    recipe: str
+    model: dict[str, Any]  # {"name", "options", "members"}
+    input_shape: list[int]
+    num_outputs: int
+    task: str
+    classes: list[str] | None
+    preprocessing: dict[str, Any]  # Preprocessing.to_dict()
+    meta: dict[str, Any] = field(default_factory=dict)  # the dataset's plain-valued meta (dataset name, notes)
+    best_epoch: int = 0
+    facts: dict[str, Any] = field(default_factory=dict)  # data facts passed to the builder (vocab_size, subwords)
+    tta: str = "none"  # "flip": the test scored the model averaged with its mirror image
+    corenets_version: str = "0+source"
+    format_version: int = SPEC_FORMAT
+
+    @classmethod
+    def of_run(cls, cfg, bundle, best_epoch: int) -> "ModelSpec":
+        """The spec of a model trained by `cfg` on `bundle`, its weights from `best_epoch`."""
+        return cls(recipe=cfg.name, model={"name": cfg.model.name, "options": dict(cfg.model.options),
+                                           "members": cfg.model.members},
+                   input_shape=list(bundle.input_shape), num_outputs=bundle.num_outputs, task=bundle.task,
+                   classes=bundle.classes, preprocessing=bundle.preprocessing.to_dict(),
+                   meta={k: v for k, v in bundle.meta.items() if isinstance(v, (str, int, float, list))},
+                   best_epoch=best_epoch, facts=dict(getattr(bundle, "facts", None) or {}), tta=cfg.train.tta,
+                   corenets_version=corenets_version())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only: model.pt is read back with torch.load(weights_only=True)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str | Path = "model.pt") -> "ModelSpec":
+        """Read a loaded model.pt (either format); raise CheckpointError naming what is missing."""
+        if d.get("format_version", 0) > SPEC_FORMAT:
+            raise CheckpointError(f"{path} was written by a newer corenets (format {d['format_version']}, this one "
+                                  f"reads {SPEC_FORMAT}, from corenets {d.get('corenets_version')}); upgrade corenets")
+        need = ("model", "input_shape", "num_outputs", "task", "preprocessing")
+        missing = [k for k in need if k not in d]
+        if missing:
+            raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is not a model.pt written by `corenets run`")
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values.setdefault("recipe", "?")
+        values.setdefault("classes", None)
+        values["model"] = {"members": 1, **d["model"]}
+        return cls(**values)
+
+
+def tta_of(spec: dict[str, Any] | ModelSpec, run_dir: str | Path | None = None) -> str:
+    """How a saved model is scored: the spec's `tta`, or (format 1) the run folder's config.yaml train.tta."""
+    if isinstance(spec, ModelSpec):
+        return spec.tta
+    if "tta" in spec:
+        return str(spec["tta"])
+    cfg = Path(run_dir) / "config.yaml" if run_dir is not None else None
+    if cfg is None or not cfg.is_file():
+        return "none"
+    from .config import load_yaml
+
+    return load_yaml(cfg).train.tta
+
+
+def scorer(model, tta: str):
+    """The model as validation and test score it: averaged with its mirror image when tta is "flip".
+
+    The one place flip TTA is decided: the loop's validation, the experiment's test, `Run.predict` and
+    `corenets evaluate` all call this with the run's setting.
+    """
+    if tta == "flip":
+        from .train.augment import FlipTTA
+
+        return FlipTTA(model)
+    return model
+
+
+# ------------------------------------------------------------------ metrics.json
+
+
+@dataclass
+class Metrics:
+    """metrics.json of a single run, or (cv > 0) of a cross-validation parent whose `test` holds mean ± std."""
+
+    task: str
+    test: dict[str, Any]  # the headline metrics, baseline, per-class table, confusion matrix
+    recipe: str = ""
+    description: str = ""
+    engine: str = "torch"
+    best_epoch: int = 0
+    epochs_run: int = 0
+    monitor: str = "val_loss"
+    stopped: str | None = None  # why training ended before its last epoch
+    train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    refit: dict[str, Any] | None = None  # {"epochs", "rows", "train_seconds"} when train.refit made the weights
+    parameters: int = 0
+    members: int = 1
+    seed: int = 0
+    device: str = "?"
+    threads: int = 0
+    batch_size: dict[str, Any] = field(default_factory=dict)
+    tta: str = "none"
+    data: dict[str, Any] = field(default_factory=dict)  # sizes, dataset, input_shape, classes
+    versions: dict[str, str] = field(default_factory=dict)
+    finished: str = ""
+    notes: list[str] = field(default_factory=list)
+    cv: int = 0  # > 0: a cross-validation parent
+    folds: list[str] = field(default_factory=list)  # its fold folders' names
+    format: int = METRICS_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept on rewrite
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.update(d.pop("extra"))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str | Path = "metrics.json") -> "Metrics":
+        if not isinstance(d, dict) or "task" not in d or not isinstance(d.get("test"), dict):
+            raise RunFolderError(f"{where} is not a corenets metrics file (no task or test); re-run "
+                                 "`corenets evaluate RUN` to rewrite it")
+        if int(d.get("format", 1)) > METRICS_FORMAT:
+            raise RunFolderError(f"{where} was written by a newer corenets (format {d['format']}, this one reads "
+                                 f"{METRICS_FORMAT}); upgrade corenets")
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {k: v for k, v in d.items() if k in known}
+        values["format"] = int(d.get("format", 1))
+        return cls(**values, extra={k: v for k, v in d.items() if k not in known})
+
+
+def metrics_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "metrics.json"
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """A run is finished once its metrics.json is written: the experiment's last step."""
+    return metrics_path(run_dir).is_file()
+
+
+def read_metrics(run_dir: str | Path, missing_ok: bool = False) -> Metrics | None:
+    """The run folder's metrics.json; RunFolderError (one line) when it is missing or unreadable.
+
+    Args:
+        run_dir: a run folder (or a cross-validation parent).
+        missing_ok: return None instead of raising when the file does not exist (an unfinished run).
+    """
+    path = metrics_path(run_dir)
+    if not path.is_file():
+        if missing_ok:
+            return None
+        raise RunFolderError(f"{run_dir} has no metrics.json: the run did not finish; resume it with "
+                             f"`corenets run --resume {run_dir}` or start it again")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunFolderError(f"{path} cannot be read ({str(e).splitlines()[0][:100]}); re-run "
+                             f"`corenets evaluate {run_dir}` to rewrite it") from None
+    return Metrics.from_dict(raw, path)
+
+
+def write_metrics(run_dir: str | Path, metrics: Metrics) -> Path:
+    metrics.format = METRICS_FORMAT
+    write_json(metrics_path(run_dir), metrics.to_dict())
+    return metrics_path(run_dir)
+
+
+# ------------------------------------------------------------------ the description
+
+
+# Settings that say where and how fast a run went, not what it is.
+_NOT_DESCRIBED = {"name", "description", "out", "device", "threads", "seed", "deterministic", "cv", "fold"}
+
+
+def _changed_from_recipe(cfg) -> list[str] | None:
+    """`KEY=VALUE` for each setting `cfg` changes from the recipe it names; None if it names no recipe."""
+    from .config import to_dict
+    from .recipes import load_recipe, recipe_names
+
+    if cfg.name not in recipe_names():
+        return None
+    base, now = flat_config(to_dict(load_recipe(cfg.name))), flat_config(to_dict(cfg))
+    keys = sorted(k for k in set(base) | set(now) if k.split(".")[0] not in _NOT_DESCRIBED and base.get(k) != now.get(k))
+    return [f"{k}={now.get(k)!r}" for k in keys]
+
+
+def flat_config(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and not prefix and k in ("data", "model", "train"):
+            out.update(flat_config(v, f"{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def describe(cfg) -> str:
+    """What the run is, from its resolved config: the recipe's own text only when no setting differs from it.
+
+    The derived part names the model and its options, the data, the optimiser, learning rate, batch size,
+    schedule, the epochs actually configured, and the extras (augmentation, TTA, EMA, refit, engine).
+    """
+    t, m = cfg.train, cfg.model
+    opts = ", ".join(f"{k}={v}" for k, v in m.options.items())
+    model = f"{m.name}({opts})" if opts else m.name
+    if m.members > 1:
+        model = f"an ensemble of {m.members} {model}"
+    parts = [f"{model} on {cfg.data.name}", f"{t.optimizer} lr {t.lr:g}", f"batch {t.batch_size}",
+             _plural(t.epochs, "epoch") + (f" (early stopping after {t.early_stopping} without improvement)"
+                                           if t.early_stopping else "")]
+    if t.schedule != "none":
+        parts.append(f"{t.schedule} schedule")
+    extras = [f"augment {t.augment}" if t.augment else "", "flip TTA" if t.tta == "flip" else "",
+              f"EMA {t.ema:g}" if t.ema else "", "refit on training + validation" if t.refit else "",
+              "the NumPy engine" if cfg.engine == "scratch" else ""]
+    derived = "; ".join(parts + [e for e in extras if e]) + "."
+    changed = _changed_from_recipe(cfg)
+    own = cfg.description.strip().rstrip(".")
+    if changed:
+        return f"{derived} Recipe {cfg.name} with {', '.join(changed[:6])}" + (" ..." if len(changed) > 6 else "") + "."
+    return f"{own}. {derived}" if own else derived
