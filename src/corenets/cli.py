@@ -144,6 +144,10 @@ def cmd_list(args) -> int:
 
         reg = {"datasets": datasets, "models": models, "optimizers": lambda: OPTIMIZERS, "schedules": lambda: SCHEDULES}[args.what]()
         rows = [(n, reg.describe(n)) for n in reg.names()]
+        if args.what == "models":  # the input forms each reads (compat.py owns that rule)
+            from .compat import reads
+
+            rows = [(n, f"{', '.join(reads(n)):<26} {d}") for n, d in rows]
     width = max(len(n) for n, _ in rows)
     for name, desc in rows:
         print(f"{name:<{width}}  {desc}")
