@@ -25,6 +25,22 @@ def test_coerce_rejects_with_key_and_type(value, tp):
         coerce(value, tp, "k")
 
 
+def test_ranges_ride_on_the_type():
+    from typing import Annotated
+
+    from corenets.options import Range
+
+    positive = Annotated[int, Range(ge=1)]
+    assert coerce(3, positive, "k") == 3 and coerce([2, 3], Annotated[list[int], Range(ge=1)], "k") == [2, 3]
+    with pytest.raises(ConfigError, match=r"^k=0 is out of range; allowed: >= 1$"):
+        coerce(0, positive, "k")
+    with pytest.raises(ConfigError, match=r"^k=\[2, 0\] is out of range"):
+        coerce([2, 0], Annotated[list[int], Range(ge=1)], "k")
+    with pytest.raises(ConfigError, match="is not valid; expected int"):
+        coerce("3", positive, "k")  # strict: a string is not a number, except for floats (1e-3)
+    assert coerce("1e-3", float, "k") == 0.001
+
+
 def test_parse_override_reads_yaml_values():
     assert parse_override("train.lr=0.01") == (["train", "lr"], 0.01)
     assert parse_override("model.hidden=[64, 32]") == (["model", "hidden"], [64, 32])

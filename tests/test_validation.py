@@ -10,6 +10,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from corenets import cli, preflight
 from corenets.config import RunConfig, apply_overrides, from_dict, load_yaml, parse_override
@@ -138,7 +140,7 @@ def test_data_paths_become_absolute_and_config_yaml_repeats_the_run_from_anywher
     pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": np.where(x.sum(1) > 0, "up", "down")}).to_csv(
         tmp_path / "work" / "small.csv", index=False)
     monkeypatch.chdir(tmp_path / "work")
-    runs = tmp_path / "runs"
+    runs = tmp_path / "runs-😀"  # --out as given, not re-read as YAML
     assert cli.main(["run", "--data", "csv_table", "--set", "data.path=small.csv", "data.target=y", "--out",
                      str(runs), *FAST]) == 0
     (run,) = runs.iterdir()
@@ -173,6 +175,26 @@ def test_set_values_refuse_anchors_and_aliases():
         parse_override("description=[&a [1,1,1], [*a, *a, *a]]")
     with pytest.raises(ConfigError, match="nested more than"):
         parse_override("description=" + "[" * 5000 + "]" * 5000)
+
+
+YAML_TEXT = st.recursive(
+    st.one_of(st.sampled_from(["a", "1", "-1", "1e-3", "nan", ".inf", "~", "[", "]", "{", "}", ":", "- ", "&x", "*x", "!!python/name:os.system", "'q'", "\n", "  "]),
+              st.text(max_size=6)),
+    lambda inner: st.lists(inner, max_size=6).map("".join), max_leaves=30)
+KEYS = st.sampled_from(["name", "seed", "out", "cv", "data", "model", "train", "description", "x"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(KEYS, YAML_TEXT), max_size=5))
+def test_any_config_file_gives_a_config_or_one_config_error(tmp_path, lines):
+    path = tmp_path / "fuzz.yaml"
+    path.write_text("".join(f"{k}: {v}\n" for k, v in lines), encoding="utf-8")
+    try:
+        cfg = load_yaml(path)
+    except ConfigError as e:
+        assert "\n" not in str(e) and len(str(e)) < 1000
+    else:
+        assert isinstance(cfg, RunConfig)
 
 
 def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path, capsys):
@@ -212,12 +234,21 @@ def test_preflight_refuses_emulated_bf16(monkeypatch):
     ("train.augment=cutout:9", (1, 8, 8), {}, "cutout:9 is larger than d's 8-pixel images"),
     ("train.monitor=val_rmse", (1, 8, 8), {}, "train.monitor='val_rmse' is not recorded for a multiclass task"),
     ("cv=3", (1, 8, 8), {"cv_ok": False}, "official test split"),
+    ("train.loss=bce", (1, 8, 8), {}, "train.loss=bce does not fit a multiclass task; use auto or one of: cross_entropy"),
+    ("train.nesterov=true", (1, 8, 8), {}, "needs optimizer sgd with momentum > 0 (got adam"),
 ])
 def test_preflight_refuses_settings_the_data_cannot_honour(setting, shape, meta, message):
     cfg = apply_overrides(RunConfig(), [setting])
     with pytest.raises(ConfigError) as e:
         preflight.check_before_run(cfg, bundle_like(shape, **meta), torch.device("cpu"))
     assert message in str(e.value)
+
+
+def test_label_smoothing_on_a_loss_that_ignores_it_is_refused():
+    cfg = apply_overrides(RunConfig(), ["train.label_smoothing=0.1"])
+    with pytest.raises(ConfigError, match="acts on the cross_entropy loss and this binary run uses bce"):
+        preflight.check_before_run(cfg, bundle_like((30,), task="binary"), torch.device("cpu"))
+    preflight.check_before_run(cfg, bundle_like((30,), task="multiclass"), torch.device("cpu"))
 
 
 def test_preflight_accepts_flip_on_mirror_safe_images():
@@ -265,6 +296,19 @@ def test_mistakes_leave_no_folder(tmp_path, capsys, monkeypatch, settings, messa
     monkeypatch.setattr(preflight, "available_bytes", lambda device: 64 << 20)  # 64 MiB free: deterministic
     msg = fails(capsys, "run", "quickstart", "--out", str(tmp_path / "runs"), *FAST, "--set", *settings)
     assert message in msg
+    assert nothing_under(tmp_path / "runs")
+
+
+def test_a_model_too_big_is_refused_before_it_is_built(tmp_path, capsys, monkeypatch):
+    from corenets.experiment_torch import TorchEngine
+
+    def build(self, bundle):
+        raise AssertionError("the model was built before preflight sized it")
+
+    monkeypatch.setattr(TorchEngine, "build", build)  # hidden=[100000000] would allocate 30 GB here
+    monkeypatch.setattr(preflight, "available_bytes", lambda device: 64 << 30)
+    msg = fails(capsys, "run", "quickstart", "--out", str(tmp_path / "runs"), *FAST, "--set", "model.hidden=[100000000]")
+    assert "parameters: training needs about" in msg and "more than the 64.0 GiB free on cpu" in msg
     assert nothing_under(tmp_path / "runs")
 
 

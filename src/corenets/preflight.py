@@ -35,6 +35,7 @@ def check_before_run(cfg, bundle, device) -> None:
     check_precision(cfg.train.precision, device)
     check_augment(cfg.train.augment, cfg.train.tta, bundle)
     check_monitor(cfg.train.monitor, bundle.task)
+    check_loss(cfg.train, bundle.task)
     if cfg.cv >= 2 and bundle.meta.get("cv_ok") is False:
         raise ConfigError(f"--cv {cfg.cv}: {cfg.data.name} has an official test split, so every fold would test on "
                           "the same rows; leave out --cv (the test split is already held out)")
@@ -102,6 +103,20 @@ def check_monitor(monitor: str, task: str) -> None:
     if monitor not in columns:
         raise ConfigError(f"train.monitor={monitor[:60]!r} is not recorded for a {task} task; choose one of: "
                           f"{', '.join(sorted(columns))}")
+
+
+def check_loss(train, task: str) -> None:
+    """The loss suits the task, and the settings that only one loss or optimiser reads are not set in vain."""
+    loss = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}.get(task) if train.loss == "auto" else train.loss
+    fits = {"multiclass": ("cross_entropy",), "binary": ("bce",), "regression": ("mse", "mae", "huber")}.get(task)
+    if fits is not None and loss not in fits:
+        raise ConfigError(f"train.loss={train.loss} does not fit a {task} task; use auto or one of: {', '.join(fits)}")
+    if train.label_smoothing > 0 and loss != "cross_entropy":
+        raise ConfigError(f"train.label_smoothing={train.label_smoothing:g} acts on the cross_entropy loss and this "
+                          f"{task} run uses {loss}; set train.label_smoothing=0")
+    if train.nesterov and (train.optimizer != "sgd" or train.momentum == 0):
+        raise ConfigError(f"train.nesterov=true needs optimizer sgd with momentum > 0 (got {train.optimizer}, momentum "
+                          f"{train.momentum:g}); set train.nesterov=false")
 
 
 def parameter_count(cfg, bundle) -> int | None:
