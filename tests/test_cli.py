@@ -211,7 +211,9 @@ def test_python_api(tmp_path):
     run = cn.run_recipe("quickstart", "train.batch_size=64", epochs=5, out=str(tmp_path), quiet=True)
     loaded = cn.load_run(run)
     raw = load_digits()
-    pred = loaded.predict(raw.images[:200])  # raw 0..16 pixels: the run redoes the training normalisation
+    with pytest.raises(cli.CorenetsError, match="ambiguous"):
+        loaded.predict(raw.images[:200])  # a float array does not say its units (0..16 here)
+    pred = loaded.predict(raw.images[:200], units="dataset")  # the run redoes the training normalisation
     assert pred.proba.shape == (200, 10) and np.allclose(pred.proba.sum(1), 1)
     assert np.mean(np.array(pred.labels) == raw.target[:200].astype(str)) > 0.9
     assert pred.top_k(2)[0][0][1] >= pred.top_k(2)[0][1][1]

@@ -159,13 +159,11 @@ def cmd_list(args) -> int:
 
 def _predict_arguments(p):
     p.add_argument("run", help="a run folder")
-    p.add_argument("inputs", nargs="+", help="a CSV of rows (tables)")
+    p.add_argument("inputs", nargs="+", help="what the run reads: image files, sentences (or one .txt), a CSV of rows, "
+                                             "or a CSV of prices")
     p.add_argument("--out", help="write the predictions to this CSV instead of printing them")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--top", type=int, default=3, help="top-k classes to show")
-
-
-PREDICTORS: list = []  # (accepts(run, inputs) -> bool, handler(run, args) -> int); later issues add images, text
 
 
 @subcommand("predict", "predict with a trained run on new inputs")
@@ -174,18 +172,15 @@ def cmd_predict(args) -> int:
     from .runs import load_run
 
     run = load_run(args.run)
-    for accepts, handler in PREDICTORS:
-        if accepts(run, args.inputs):
-            return handler(run, args)
-    if run.preprocessing.kind != "table":
-        raise ConfigError(f"predict for a '{run.preprocessing.kind}' run needs inputs of that kind; this run was trained on "
-                          f"{run.spec.get('meta', {}).get('dataset', '?')}")
-    if len(args.inputs) != 1:
-        raise ConfigError("predict on a table run takes one CSV file of rows")
-    from .data.tabular import read_csv
+    got = run.preprocessing.reader().cli_inputs(list(args.inputs))  # the run's input kind reads its arguments
+    if got.per_file:  # image files: top-k per file, and an error line per unreadable file
+        from .commands.predict_images import show_files
 
-    df = read_csv(args.inputs[0])
-    return show_table(run.predict(df).to_frame(), args)
+        return show_files(run, got, args)
+    table = run.predict(got.raw).to_frame()
+    if got.names is not None:
+        table.insert(0, got.column, got.names)
+    return show_table(table, args)
 
 
 def show_table(table, args) -> int:

@@ -13,6 +13,15 @@ class DataError(CorenetsError, ValueError):
     """Input data that is missing, malformed or unusable."""
 
 
+class InputError(DataError):
+    """Raw inputs handed to a run (predict, serve) that it refuses; `status` is the HTTP code the server answers
+    (413 too large, 415 wrong type, 422 bad content)."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.status = status
+
+
 class RunFolderError(CorenetsError):
     """A run folder that is missing, unwritable, incomplete or from an incompatible config."""
 

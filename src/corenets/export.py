@@ -287,44 +287,21 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     raise ExportError(f"could not export {run.path.name} ({run.spec['model']['name']}) to {fmt}: " + "; ".join(failures))
 
 
-def _tokenizer_doc(state: dict) -> dict:
-    """How corenets turns a sentence into the input tensor, for a program that is not corenets."""
-    from .data import text
-
-    doc = {
-        "steps": ["lower-case the sentence",
-                  "replace each match of escape_pattern: a bracket escape by its character in escapes, a backslash by ''",
-                  "tokens = every match of token_pattern, in order (Python re syntax)",
-                  "keep the first state.max_len tokens; a token's id is its index in state.vocab, else 1 (<unk>)",
-                  "pad with id 0 to state.max_len"],
-        "escape_pattern": text._PTB_ESCAPE.pattern, "escapes": text._PTB_BRACKETS, "token_pattern": text._TOKEN.pattern,
-    }
-    if state.get("subwords", 0) > 0:
-        doc["steps"].append(
-            "each token also gets up to state.slots character n-grams of '<' + token + '>' (n = ngrams[0]..ngrams[1], "
-            "the shorter n first, left to right, repeats dropped), each 1 + CRC-32(UTF-8 bytes) % state.subwords; "
-            "the input row of a token is [id, n-gram ids..., 0...] of length 1 + state.slots; a pad row is all 0")
-    return doc
-
-
 def _write_preprocessing(run, model_path: Path, fmt: str, seq: bool) -> Path:
     """What another program must do before and after the model, as JSON (the Preprocessing state, in full)."""
     from .runs import write_json
 
     spec = run.spec
     task = run.task
-    after = {"multiclass": "softmax over the outputs; index i is classes[i]",
-             "binary": "sigmoid of the single output = P(classes[1])",
-             "regression": "value * state.target_std + state.target_mean (the user's units)"}[task]
+    kind = run.preprocessing.document(task)  # the input kind says what to do before the model and after it
     doc = {
         "input": {"name": "input", "shape": ["batch", *(["sequence", *spec["input_shape"][1:]] if seq else spec["input_shape"])],
                   "dtype": "int64" if seq else "float32"},
         "output": {"name": "output", "shape": ["batch", spec["num_outputs"]], "meaning": "logits" if task != "regression" else "scaled value",
-                   "postprocess": after},
+                   "postprocess": kind.pop("postprocess")},
         "task": task,
         "classes": run.classes,
-        "preprocessing": run.preprocessing.to_dict(),
-        **({"tokenizer": _tokenizer_doc(run.preprocessing.state)} if run.preprocessing.kind == "text" else {}),
+        **kind,
         "recipe": spec.get("recipe"),
         "model": spec["model"],
         "corenets_version": spec.get("corenets_version"),

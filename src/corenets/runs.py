@@ -211,16 +211,28 @@ class Run:
         return self._scorer
 
     @torch.inference_mode()
-    def predict(self, raw: Any, batch_size: int = 1024) -> Prediction:
-        """Predict on raw inputs (rows, a CSV path, images, ...) after the training preprocessing."""
+    def predict(self, raw: Any, batch_size: int = 1024, units: str | None = None) -> Prediction:
+        """Predict on raw inputs, after the training preprocessing; regression answers are in the user's units.
+
+        Args:
+            raw: what the run's input kind reads. Images: a path, bytes, a PIL image, a uint8 array, one image or
+                a batch, or a list of any of these. Text: a sentence or a list of sentences. Tables: a DataFrame,
+                a CSV path, a dict row or a list of them. Series: the last prices, rows of them or a CSV path.
+                A form that could be read two ways is refused with a message saying how to state it.
+            batch_size: rows per forward pass.
+            units: for images given as a non-uint8 array or tensor, what its values are: "pixels" (0-255),
+                "unit" ([0, 1]), "dataset" (the training data's own scale, 0-16 for digits) or "model"
+                (already normalised). Refused for any other input kind.
+        Returns:
+            A Prediction: class probabilities, or values (a series run answers in prices).
+        """
         from .evaluate.metrics import probabilities
         from .train.loop import predict_outputs
 
-        x = self.preprocessing.transform(raw)
-        out = predict_outputs(self.scorer, x, batch_size).numpy()
+        inputs = self.preprocessing.prepare(raw, units)
+        out = predict_outputs(self.scorer, inputs.x, batch_size).numpy()
         if self.task == "regression":
-            values = self.preprocessing.inverse_target(torch.from_numpy(out.reshape(-1))).numpy()
-            return Prediction(self.task, None, None, values)
+            return Prediction(self.task, None, None, self.preprocessing.outputs(out.reshape(-1), inputs))
         return Prediction(self.task, self.classes, probabilities(out, self.task), None)
 
 

@@ -1,7 +1,7 @@
-"""`corenets predict RUN a.png b.jpg ...` for image runs: top-k classes per file.
+"""How `corenets predict` shows image files: top-k classes per file, and an error line per unreadable file.
 
-Each file is decoded on its own, so a non-image or unreadable file is a clear
-error for that file while the others are still predicted (exit status 1 then).
+Each file is decoded on its own (ImagePreprocessing.cli_inputs), so a non-image or unreadable
+file is a clear error for that file while the others are still predicted (exit status 1 then).
 """
 
 from __future__ import annotations
@@ -12,25 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import PREDICTORS
-from ..errors import DataError
-
 
 def predict_files(run, files: list[str], top: int = 3) -> list[dict]:
     """[{"file", "top": [{"class", "probability"}, ...]} or {"file", "error"}] in the order given."""
-    pre = _image_preprocessing(run.preprocessing)  # run.predict still applies the run's own (sequence) view
+    return _results(run, run.preprocessing.reader().cli_inputs(list(files)), list(files), top)
+
+
+def _results(run, got, files: list[str], top: int) -> list[dict]:
     results: list[dict] = [{"file": f} for f in files]
-    good, pixels = [], []
-    for i, f in enumerate(files):
-        try:
-            pixels.append(pre.pixels([f]))  # (1, C, H, W) uint8, converted as the training images were
-            good.append(i)
-        except DataError as e:
-            results[i]["error"] = str(e)
+    for i, message in got.errors.items():
+        results[i]["error"] = message
+    good = [i for i in range(len(files)) if i not in got.errors]
     if good:
-        # back to the dataset's pixel units (0..255, or 0..16 for digits), which transform() expects
-        batch = np.concatenate(pixels).astype(np.float32) / (255.0 * pre.state["scale"])
-        proba = run.predict(batch).proba  # (N, classes)
+        proba = run.predict(got.raw).proba  # uint8 pixels, as decoded: the same numbers as run.predict([path])
         k = max(1, min(top, proba.shape[1]))
         for row, i in zip(proba, good):
             order = np.argsort(-row)[:k]
@@ -38,21 +32,11 @@ def predict_files(run, files: list[str], top: int = 3) -> list[dict]:
     return results
 
 
-def _image_preprocessing(pre):
-    """The ImagePreprocessing itself, or the one inside a sequence view (`data.as_sequence: rows`); else None."""
-    while pre.kind == "sequence":
-        pre = pre.inner
-    return pre if pre.kind == "image" else None
+def show_files(run, got, args) -> int:
+    """Print (or write with --out / --json) the predictions of `corenets predict` on image files."""
+    from ..files import atomic_write_text
 
-
-def _is_image(run, inputs) -> bool:
-    return _image_preprocessing(run.preprocessing) is not None
-
-
-def _predict_images(run, args) -> int:
-    from ..runs import atomic_write_text
-
-    results = predict_files(run, list(args.inputs), args.top)
+    results = _results(run, got, list(args.inputs), args.top)
     if args.out:
         lines = ["file,prediction,probability,error"]
         for r in results:
@@ -71,6 +55,3 @@ def _predict_images(run, args) -> int:
         if "error" in r:
             print(f"error: {r['error']}", file=sys.stderr)
     return 1 if any("error" in r for r in results) else 0
-
-
-PREDICTORS.append((_is_image, _predict_images))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -33,15 +34,53 @@ class SplitSpec:
     fold: int = 0
 
 
-class Preprocessing:
-    """Everything predict must redo on raw inputs, fitted on training data only.
+@dataclass
+class Inputs:
+    """Model inputs made from raw inputs, with what turning the outputs back into the user's units needs."""
 
-    Subclasses register a `kind` and keep their state as plain values and
-    tensors, so a checkpoint with them loads with torch.load(weights_only=True).
+    x: torch.Tensor  # (N, *input_shape)
+    base: np.ndarray | None = None  # series: the last known price of each row, (N,)
+
+
+@dataclass
+class Limits:
+    """What one request (or one `corenets predict`) may hand over; bigger inputs are refused before decoding."""
+
+    max_pixels: int = 40_000_000  # per image, read from its header
+
+
+@dataclass
+class CliInputs:
+    """`corenets predict` arguments read by a kind: the raw inputs, a name for each, and per-file errors."""
+
+    raw: Any
+    names: list[str] | None = None  # shown beside each prediction
+    column: str = "input"  # the names' column header
+    errors: dict[int, str] = field(default_factory=dict)  # position in the arguments -> why it was not read
+    per_file: bool = False  # one line per file (top-k), errors per file, instead of one table
+
+
+class Preprocessing:
+    """An input kind: everything predict must redo on raw inputs, fitted on training data only.
+
+    Subclasses register a `kind` (the string stored in model.pt) and keep their state as plain values and
+    tensors, so a checkpoint with them loads with torch.load(weights_only=True). Everything that depends on the
+    kind of input is a method here, so serve, the CLI, export and Run.predict never ask which kind they hold:
+
+    - transform / prepare: raw inputs -> model inputs (prepare refuses ambiguous forms, transform is for data
+      whose units are known, such as the training arrays);
+    - outputs: raw regression outputs -> the user's units;
+    - cli_inputs, http_json, http_files: parsing for `corenets predict` and the server;
+    - card, hint, input_name: the model card, the usage line and the page's input widget;
+    - document: the preprocessing section of the export document.
+
+    This base class is the "identity" kind: rows of numbers, read as they are.
     """
 
     kind: ClassVar[str] = "identity"
     kinds: ClassVar[dict[str, type["Preprocessing"]]] = {}
+    input_name: ClassVar[str] = "rows"  # the page's input widget and /info's "input"
+    batch_uploads: ClassVar[bool] = False  # the server may join concurrent uploads into one forward pass
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -50,23 +89,95 @@ class Preprocessing:
     def __init__(self, **state: Any):
         self.state = state
 
+    # ---------------------------------------------------------------- raw inputs -> model inputs
+
     def transform(self, raw: Any) -> torch.Tensor:
-        """Raw inputs (rows, images, sentences, ...) -> the model's input tensor."""
+        """Raw inputs whose units are known (rows, images, sentences, ...) -> the model's input tensor."""
+        if isinstance(raw, (str, Path)):
+            from .formats import read_csv
+
+            raw = read_csv(raw).to_numpy()
         if isinstance(raw, torch.Tensor):
             return raw.float()
-        return torch.as_tensor(np.asarray(raw, dtype=np.float32))
+        try:
+            return torch.as_tensor(np.asarray(raw, dtype=np.float32))
+        except (TypeError, ValueError) as e:
+            raise InputError(f"this run reads rows of numbers; the input cannot be read as numbers ({e})") from None
+
+    def prepare(self, raw: Any, units: str | None = None) -> Inputs:
+        """Every raw form a user can hand over -> model inputs; ambiguous forms are refused, never guessed.
+
+        Args:
+            raw: what `Run.predict` was given.
+            units: image runs only: what the values of a numeric array mean (see ImagePreprocessing.prepare).
+        """
+        if units is not None:
+            raise InputError(f"units={units!r} applies to image runs only; this run reads {self.input_name}: "
+                             "leave units out")
+        return Inputs(self.transform(raw))
 
     def inverse_target(self, y: torch.Tensor) -> torch.Tensor:
-        """Model-space regression targets -> the user's units (identity unless scaled)."""
+        """Model-space regression targets -> the target's units (identity unless scaled)."""
         mean, std = self.state.get("target_mean"), self.state.get("target_std")
         if mean is None:
             return y
         return y * std + mean
 
+    def outputs(self, y: np.ndarray, inputs: Inputs) -> np.ndarray:
+        """Raw regression outputs (N,) -> values in the user's units (a series kind answers in prices)."""
+        return self.inverse_target(torch.from_numpy(np.asarray(y, dtype=np.float64))).numpy()
+
+    def reader(self) -> "Preprocessing":
+        """The kind that reads the raw inputs (a sequence view answers with the kind it wraps)."""
+        return self
+
+    # ---------------------------------------------------------------- entry points: CLI, server, export
+
+    def cli_inputs(self, args: list[str]) -> CliInputs:
+        """`corenets predict RUN ARGS...` -> raw inputs: here one CSV file of numeric rows."""
+        from .formats import read_csv
+
+        if len(args) != 1:
+            raise InputError(f"predict on this run takes one CSV file of rows, got {len(args)} arguments")
+        return CliInputs(read_csv(args[0]).to_numpy())
+
+    def http_json(self, body: Any, limits: Limits) -> Any:
+        """A JSON request body -> raw inputs for prepare()."""
+        rows = body.get("rows") if isinstance(body, dict) else body
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+            raise InputError(f"send JSON {{\"rows\": [[numbers], ...]}}; {self.hint()}")
+        return rows
+
+    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> Any:
+        """Uploaded files (name, bytes) -> raw inputs for prepare()."""
+        return _one_csv(files, self).to_numpy()
+
+    def card(self, limits: Limits) -> dict[str, Any]:
+        """The kind's fields of the model card (/info) and of the page's input widget."""
+        return {}
+
+    def hint(self) -> str:
+        """How to send this kind's inputs to the server, in one line."""
+        return 'POST JSON {"rows": [[numbers], ...]}'
+
+    def document(self, task: str) -> dict[str, Any]:
+        """The preprocessing section of the export document: what a program that is not corenets must do
+        before the model ("preprocessing", in full) and after it ("postprocess")."""
+        after = {"multiclass": "softmax over the outputs; index i is classes[i]",
+                 "binary": "sigmoid of the single output = P(classes[1])",
+                 "regression": "value * state.target_std + state.target_mean (the user's units)"}[task]
+        return {"preprocessing": self.to_dict(), "postprocess": after}
+
+    def test_plots(self, x: np.ndarray, y: np.ndarray, proba: np.ndarray, classes: list[str], plot_dir: Any) -> None:
+        """Plots a classifier's report adds for this kind, from the test inputs `x` as the model read them, the true
+        class ids `y` and the predicted probabilities (images: a sample grid, top losses, per-class accuracy)."""
+
     def facts(self) -> dict[str, Any]:
         """What a model builder must know about these inputs beyond their shape (text: vocabulary size, n-gram
         buckets); `models.build_model(facts=...)` fills the builder options of the same names."""
         return {}
+
+    # ---------------------------------------------------------------- saved form
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "state": self.state}
@@ -77,6 +188,26 @@ class Preprocessing:
         if kind not in Preprocessing.kinds:
             raise DataError(f"unknown preprocessing kind '{kind}'; this corenets knows: {', '.join(sorted(Preprocessing.kinds))}")
         return Preprocessing.kinds[kind](**d.get("state", {}))
+
+
+def _one_csv(files: list[tuple[str, bytes]], kind: Preprocessing) -> Any:
+    """The one uploaded CSV of a request, as a DataFrame."""
+    import io
+
+    import pandas as pd
+
+    if len(files) != 1:
+        raise InputError(f"send one CSV file, got {len(files)}; {kind.hint()}")
+    name, data = files[0]
+    if not data.strip():
+        raise InputError(f"{name}: the CSV file is empty; it needs a header row and data rows")
+    try:
+        df = pd.read_csv(io.BytesIO(data), encoding_errors="replace")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{name} is not a readable CSV ({str(e).splitlines()[0][:120]})") from None
+    if len(df) == 0:
+        raise InputError(f"{name} has a header but no rows")
+    return df
 
 
 Preprocessing.kinds["identity"] = Preprocessing

@@ -84,6 +84,34 @@ def to_pixels(img, size: tuple[int, int], mode: str) -> np.ndarray:
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
 
+def read_upload(name: str, data: bytes, max_pixels: int):
+    """An uploaded file -> a decoded PIL image, judged by content (not name); bombs refused from the header."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from ..errors import InputError
+
+    if not data:
+        raise InputError(f"{name}: the file is empty; upload a PNG, JPEG, BMP, GIF or WebP image")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            w, h = probe.size
+    except Image.DecompressionBombError:
+        raise InputError(f"{name} has more pixels than PIL will open (a possible decompression bomb); "
+                         "shrink the image first", 413) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise InputError(f"{name} is not an image that can be decoded; upload a PNG, JPEG, BMP, GIF or WebP "
+                         "file", 415) from None
+    if w * h > max_pixels:
+        raise InputError(f"{name} is {w}x{h} = {w * h:,} pixels, more than the server's limit of "
+                         f"{max_pixels:,} (a possible decompression bomb); shrink the image first", 413)
+    try:
+        return load_image(data)
+    except DataError as e:
+        raise InputError(str(e).replace("<bytes>", name)) from None
+
+
 def is_grayscale(img) -> bool:
     return img.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 

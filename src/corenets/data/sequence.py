@@ -11,12 +11,15 @@ normalisation and then the same reshape on raw inputs at predict time.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
+
+import numpy as np
 
 import torch
 
 from ..errors import DataError
-from .bundle import DataBundle, Preprocessing, Split
+from .bundle import DataBundle, Inputs, Preprocessing, Split
 
 SequenceView = Literal["none", "rows", "features"]
 
@@ -48,8 +51,25 @@ class SequencePreprocessing(Preprocessing):
     def transform(self, raw: Any) -> torch.Tensor:
         return _reshape(self.inner.transform(raw), self.state["mode"])
 
+    def prepare(self, raw: Any, units: str | None = None) -> Inputs:
+        """The wrapped kind reads the raw inputs (every form it takes), then the reshape."""
+        inputs = self.inner.prepare(raw, units)
+        return replace(inputs, x=_reshape(inputs.x, self.state["mode"]))
+
     def inverse_target(self, y: torch.Tensor) -> torch.Tensor:
         return self.inner.inverse_target(y)
+
+    def outputs(self, y: np.ndarray, inputs: Inputs) -> np.ndarray:
+        return self.inner.outputs(y, inputs)
+
+    def reader(self) -> Preprocessing:
+        return self.inner.reader()  # parsing, the card and the page are the wrapped kind's
+
+    def document(self, task: str) -> dict[str, Any]:
+        doc = self.inner.document(task)
+        how = {"rows": "(batch, C, H, W) -> (batch, H, W*C): each image row is a step, a pixel's channels side by side",
+               "features": "(batch, F) -> (batch, F, 1): each feature is a step"}[self.state["mode"]]
+        return {**doc, "preprocessing": self.to_dict(), "steps": [*doc.get("steps", []), f"then reshape {how}"]}
 
     def __getattr__(self, name: str) -> Any:
         # e.g. ImagePreprocessing.shape or TablePreprocessing.feature_names for plots and reports

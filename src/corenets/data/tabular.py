@@ -9,15 +9,17 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from . import DATASETS
-from .bundle import DataBundle, Preprocessing, Split, SplitSpec, infer_task, split_indices
+from .bundle import CliInputs, DataBundle, Limits, Preprocessing, Split, SplitSpec, infer_task, split_indices
+from .formats import read_csv  # noqa: F401  (callers import it from here too)
 
 
 class TablePreprocessing(Preprocessing):
     """Column checks, standardisation (train mean/std), one-hot categories (train vocabulary)."""
 
     kind = "table"
+    input_name = "table"
 
     @property
     def columns(self) -> list[str]:
@@ -41,17 +43,45 @@ class TablePreprocessing(Preprocessing):
             names += [f"{c}={v}" for v in self.state["vocab"][c]]
         return names
 
-    def transform(self, raw: Any) -> torch.Tensor:
-        """A DataFrame, a CSV path, or a 2-D array of numeric features -> (N, F) float32."""
+    def frame(self, raw: Any) -> "Any":
+        """Any raw table form -> a DataFrame: a DataFrame, a CSV path, a dict row ({column: value}), a dict of
+        columns ({column: [values]}), a list of dict rows, a pandas Series (one row), or numbers (a 1-D array is
+        one row, a 2-D array rows) for a table whose columns are all numeric, in the training column order."""
         import pandas as pd
 
         if isinstance(raw, (str, Path)):
-            raw = read_csv(raw)
-        if not isinstance(raw, pd.DataFrame):
+            return read_csv(raw)
+        if isinstance(raw, pd.DataFrame):
+            return raw
+        if isinstance(raw, pd.Series):
+            return raw.to_frame().T
+        if isinstance(raw, dict):
+            listed = [isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in raw.values()]
+            if any(listed) and not all(listed):
+                raise InputError("a dict must be one row {column: value} or columns {column: [values]}, not a mix")
+            return pd.DataFrame(raw) if all(listed) and listed else pd.DataFrame([raw])
+        if isinstance(raw, (list, tuple)) and raw and all(isinstance(r, dict) for r in raw):
+            return pd.DataFrame(list(raw))
+        if isinstance(raw, torch.Tensor):
+            raw = raw.detach().cpu().numpy()
+        try:
             arr = np.asarray(raw, dtype=np.float64)
-            if self.state["categorical"] or arr.ndim != 2 or arr.shape[1] != len(self.state["numeric"]):
-                raise DataError(f"expected a table with columns {self.columns}, got an array of shape {arr.shape}")
-            raw = pd.DataFrame(arr, columns=self.state["numeric"])
+        except (TypeError, ValueError):
+            raise InputError(f"cannot read a {type(raw).__name__} as table rows; give a DataFrame, a CSV path, "
+                             "a dict row or a list of them") from None
+        arr = arr[None] if arr.ndim == 1 else arr
+        if self.state["categorical"] or arr.ndim != 2 or arr.shape[1] != len(self.state["numeric"]):
+            raise InputError(f"expected a table with columns {self.columns}, got an array of shape {arr.shape}; "
+                             "give a DataFrame or dict rows with those columns")
+        return pd.DataFrame(arr, columns=self.state["numeric"])
+
+    def transform(self, raw: Any) -> torch.Tensor:
+        """Any form frame() reads -> (N, F) float32: standardised numbers, then one-hot categories."""
+        import pandas as pd
+
+        raw = self.frame(raw)
+        if len(raw) == 0:
+            raise InputError("the table has no rows to predict on")
         missing_cols = [c for c in self.columns if c not in raw.columns]
         if missing_cols:
             raise DataError(
@@ -88,26 +118,43 @@ class TablePreprocessing(Preprocessing):
         return torch.from_numpy(x.astype(np.float32))
 
 
-def read_csv(path: str | Path, sep: str | None = None) -> "Any":
-    """Read a CSV (or TSV) with clear errors for a missing, empty or unreadable file."""
-    import pandas as pd
+    # ---------------------------------------------------------------- entry points
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"CSV file {path} does not exist; check data.path")
-    if path.stat().st_size == 0:
-        raise DataError(f"CSV file {path} is empty; it needs a header row and data rows")
-    if sep is None:
-        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        df = pd.read_csv(path, sep=sep, encoding_errors="replace")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"CSV file {path} is empty; it needs a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise DataError(f"cannot parse {path} as CSV: {str(e).splitlines()[0]}") from None
-    if len(df) == 0:
-        raise DataError(f"CSV file {path} has a header but no data rows")
-    return df
+    def cli_inputs(self, args: list[str]) -> CliInputs:
+        if len(args) != 1:
+            raise InputError(f"predict on a table run takes one CSV file of rows, got {len(args)} arguments")
+        return CliInputs(read_csv(args[0]))
+
+    def http_json(self, body: Any, limits: Limits) -> "Any":
+        rows = body.get("rows") if isinstance(body, dict) else body
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise InputError('send JSON {"rows": [{"column": value, ...}, ...]} with the training columns')
+        return self._with_columns(self.frame(rows))
+
+    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> "Any":
+        from .bundle import _one_csv
+
+        return self._with_columns(_one_csv(files, self))
+
+    def _with_columns(self, df: "Any") -> "Any":
+        missing = [c for c in self.columns if c not in df.columns]
+        if missing:
+            shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
+            raise InputError(f"the rows lack the training column(s) {shown}; they must have: {', '.join(map(str, self.columns))}")
+        return df
+
+    def card(self, limits: Limits) -> dict[str, Any]:
+        return {"columns": self.columns, "categories": {c: self.state["vocab"][c] for c in self.state["categorical"]}}
+
+    def hint(self) -> str:
+        return 'POST a CSV as multipart field \'file\', or JSON {"rows": [{"column": value}]}'
+
+    def document(self, task: str) -> dict[str, Any]:
+        return {**super().document(task), "steps": [
+            "numeric columns state.numeric, in order: (value - state.mean[i]) / state.std[i]; a missing value is "
+            "an error, or state.mean[i] when state.missing is 'impute'",
+            "then each column of state.categorical: one-hot over state.vocab[column] (an unseen value is all 0)",
+            "concatenate to (batch, features), float32"]}
 
 
 def _encode_target(y_raw: np.ndarray, task: str) -> tuple[np.ndarray, list[str] | None]:

@@ -19,9 +19,9 @@ from typing import Any, Iterable, Literal
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from . import DATASETS
-from .bundle import DataBundle, Preprocessing, Split, SplitSpec, _split, split_indices
+from .bundle import CliInputs, DataBundle, Limits, Preprocessing, Split, SplitSpec, _split, split_indices
 
 PAD, UNK = "<pad>", "<unk>"
 # Words (with an apostrophe part: don't, n't, 's), or a single punctuation mark.
@@ -94,12 +94,12 @@ class TextPreprocessing(Preprocessing):
         """A sentence or a list of sentences -> (N, max_len) int64, or (N, max_len, 1 + slots) with subwords."""
         if isinstance(raw, str):
             raw = [raw]
-        if hasattr(raw, "tolist"):
+        if hasattr(raw, "tolist"):  # a NumPy array or pandas Series of sentences
             raw = raw.tolist()
         if not isinstance(raw, (list, tuple)) or not all(isinstance(s, str) for s in raw):
-            raise DataError(
-                f"this run reads text: give a sentence or a list of sentences, got {type(raw).__name__}"
-            )
+            raise InputError(f"this run reads text: give a sentence or a list of sentences, got {type(raw).__name__}")
+        if not raw:
+            raise InputError("no sentences to predict on; give at least one")
         index, unk, t = self.index, self.index[UNK], self.state["max_len"]
         if self.state.get("subwords", 0) > 0:
             out = np.zeros((len(raw), t, 1 + self.state["slots"]), dtype=np.int64)
@@ -114,6 +114,51 @@ class TextPreprocessing(Preprocessing):
             ids = [index.get(tok, unk) for tok in tokenize(s)][:t]  # long sentences keep their start
             out[r, : len(ids)] = ids
         return torch.from_numpy(out)
+
+
+    def cli_inputs(self, args: list[str]) -> CliInputs:
+        """Sentences as arguments, or one .txt file with a sentence per line."""
+        if len(args) == 1 and args[0].endswith(".txt") and Path(args[0]).is_file():
+            args = [line for line in Path(args[0]).read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        return CliInputs(args, [t if len(t) <= 60 else t[:57] + "..." for t in args], "text")
+
+    def http_json(self, body: Any, limits: Limits) -> list[str]:
+        texts = body.get("texts", body.get("text")) if isinstance(body, dict) else body
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            raise InputError('send JSON {"text": "a sentence"} or {"texts": ["one", "two"]}')
+        empty = [i for i, t in enumerate(texts) if not t.strip()]
+        if empty:
+            raise InputError(f"text {empty[0] + 1} of {len(texts)} is empty; type a sentence")
+        return texts
+
+    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> list[str]:
+        """Text files: one sentence per line, blank lines skipped."""
+        lines = [ln for _, data in files for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+        return self.http_json({"texts": lines or [""]}, limits)
+
+    def card(self, limits: Limits) -> dict[str, Any]:
+        return {"text": {"max_tokens": self.state["max_len"], "vocabulary": len(self.state["vocab"])}}
+
+    def hint(self) -> str:
+        return 'POST JSON {"text": "a sentence"} or {"texts": [...]}'
+
+    def document(self, task: str) -> dict[str, Any]:
+        """The tokenizer spelled out, for a program that is not corenets."""
+        steps = ["lower-case the sentence",
+                 "replace each match of escape_pattern: a bracket escape by its character in escapes, a backslash by ''",
+                 "tokens = every match of token_pattern, in order (Python re syntax)",
+                 "keep the first state.max_len tokens; a token's id is its index in state.vocab, else 1 (<unk>)",
+                 "pad with id 0 to state.max_len"]
+        if self.state.get("subwords", 0) > 0:
+            steps.append("each token also gets up to state.slots character n-grams of '<' + token + '>' (n = ngrams[0]"
+                         "..ngrams[1], the shorter n first, left to right, repeats dropped), each 1 + CRC-32(UTF-8 bytes)"
+                         " % state.subwords; the input row of a token is [id, n-gram ids..., 0...] of length"
+                         " 1 + state.slots; a pad row is all 0")
+        tokenizer = {"steps": steps, "escape_pattern": _PTB_ESCAPE.pattern, "escapes": _PTB_BRACKETS,
+                     "token_pattern": _TOKEN.pattern}
+        return {**super().document(task), "tokenizer": tokenizer}
 
 
 def _spans(text: str) -> set[str]:

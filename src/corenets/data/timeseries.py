@@ -23,9 +23,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from . import DATASETS
-from .bundle import DataBundle, Preprocessing, Split, SplitSpec
+from .bundle import CliInputs, DataBundle, Inputs, Limits, Preprocessing, Split, SplitSpec
 
 Target = Literal["price", "returns", "log_returns"]
 EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "msft_excerpt.csv"
@@ -57,6 +57,7 @@ class SeriesPreprocessing(Preprocessing):
     """Prices -> standardised windows (N, window, 1); the scaler is the training part's mean and std."""
 
     kind = "series"
+    input_name = "series"
 
     @property
     def needs(self) -> int:
@@ -69,20 +70,106 @@ class SeriesPreprocessing(Preprocessing):
         f = np.stack([_features(row, s["target"])[-s["window"]:] for row in prices])
         return torch.from_numpy(((f - s["mean"]) / s["std"])[..., None].astype(np.float32))
 
-    def transform(self, raw: Any) -> torch.Tensor:
-        """The last `needs` prices (1-D), rows of them (2-D), or a CSV path (its last window) -> (N, window, 1)."""
+    def prices(self, raw: Any) -> np.ndarray:
+        """Any raw series form -> (N, needs) prices: the last `needs` prices (a list, array, tensor or pandas
+        Series), rows of exactly `needs` prices (2-D), a CSV path or a DataFrame with the training value column
+        (its last window)."""
+        import pandas as pd
+
+        s = self.state
         if isinstance(raw, (str, Path)):
-            raw = read_series(raw, self.state["column"], self.state["date_column"], self.state["missing"])[1]
-        arr = np.asarray(raw, dtype=np.float64)
+            raw = read_series(raw, s["column"], s["date_column"], s["missing"])[1]
+        elif isinstance(raw, pd.DataFrame):
+            if s["column"] not in raw.columns:
+                raise InputError(f"the table has no value column '{s['column']}'; its columns are: "
+                                 f"{', '.join(map(str, raw.columns))}")
+            raw = raw[s["column"]]
+        if isinstance(raw, torch.Tensor):
+            raw = raw.detach().cpu().numpy()
+        try:
+            arr = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError("prices must be numbers: give a list of the last prices, or rows of them") from None
         if arr.ndim == 1:
             if len(arr) < self.needs:
-                raise DataError(f"this run needs the last {self.needs} prices to forecast, got {len(arr)}")
+                raise InputError(f"this run needs the last {self.needs} prices to forecast, got {len(arr)}")
             arr = arr[None, -self.needs:]
         if arr.ndim != 2 or arr.shape[1] != self.needs:
-            raise DataError(f"expected rows of {self.needs} prices (window {self.state['window']}), got shape {arr.shape}")
-        if not np.isfinite(arr).all() or (self.state["target"] != "price" and (arr <= 0).any()):
-            raise DataError("the prices hold missing, infinite or (for returns) non-positive values")
-        return self.windows(arr)
+            raise InputError(f"expected rows of {self.needs} prices (window {s['window']}), got shape {arr.shape}")
+        if not np.isfinite(arr).all() or (s["target"] != "price" and (arr <= 0).any()):
+            raise InputError("the prices hold missing, infinite or (for returns) non-positive values")
+        return arr
+
+    def transform(self, raw: Any) -> torch.Tensor:
+        """Any form prices() reads -> (N, window, 1) model inputs."""
+        return self.windows(self.prices(raw))
+
+    def prepare(self, raw: Any, units: str | None = None) -> Inputs:
+        if units is not None:
+            return super().prepare(raw, units)  # refuses, saying why
+        arr = self.prices(raw)
+        return Inputs(self.windows(arr), base=arr[:, -1])
+
+    def outputs(self, y: np.ndarray, inputs: Inputs) -> np.ndarray:
+        """Raw outputs -> prices: the target's units (a price, a return or a log return), then from the last input
+        price to a price. The one step every entry point (predict, serve, forecast, export's document) uses."""
+        value = super().outputs(y, inputs)
+        return to_prices(value, inputs.base, self.state["target"])
+
+    # ---------------------------------------------------------------- entry points
+
+    def cli_inputs(self, args: list[str]) -> CliInputs:
+        if len(args) != 1:
+            raise InputError(f"predict on a series run takes one CSV file (its last rows are the window), got {len(args)}")
+        return CliInputs(args[0])
+
+    def http_json(self, body: Any, limits: Limits) -> np.ndarray:
+        prices = body.get("prices") if isinstance(body, dict) else body
+        if not isinstance(prices, list) or not prices:
+            raise InputError(f'send JSON {{"prices": [...]}} with at least the last {self.needs} prices')
+        if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in prices):
+            raise InputError("prices must be numbers, e.g. {\"prices\": [410.2, 411.0, ...]}")
+        return self.prices(prices)
+
+    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> np.ndarray:
+        """A CSV with the training date and value columns; its last window."""
+        import tempfile
+
+        from .bundle import _one_csv
+
+        _one_csv(files, self)  # one file, not empty, a CSV
+        s = self.state
+        with tempfile.NamedTemporaryFile(suffix=".csv") as f:  # read_series reads a path, with its own checks
+            f.write(files[0][1])
+            f.flush()
+            try:
+                return self.prices(read_series(f.name, s["column"], s["date_column"], s["missing"])[1])
+            except DataError as e:
+                raise InputError(str(e).replace(Path(f.name).name, files[0][0])) from None
+
+    def card(self, limits: Limits) -> dict[str, Any]:
+        s = self.state
+        return {"series": {"prices_needed": self.needs, "window": s["window"], "horizon": s["horizon"],
+                           "column": s["column"], "date_column": s["date_column"], "target": s["target"]}}
+
+    def hint(self) -> str:
+        return 'POST a CSV with the date and value columns as field \'file\', or JSON {"prices": [...]}'
+
+    def document(self, task: str) -> dict[str, Any]:
+        s = self.state
+        feature = {"price": "f = the prices themselves", "returns": "f[i] = p[i] / p[i-1] - 1",
+                   "log_returns": "f[i] = ln(p[i] / p[i-1])"}[s["target"]]
+        to_price = {"price": "price = value", "returns": "price = last_price * (1 + value)",
+                    "log_returns": "price = last_price * exp(value)"}[s["target"]]
+        return {
+            "preprocessing": self.to_dict(),
+            "steps": [f"take the last {self.needs} prices p (oldest first)", feature,
+                      f"keep the last {s['window']} values of f: (f - state.mean) / state.std, shaped (batch, {s['window']}, 1)"],
+            "postprocess": f"value = output * state.target_std + state.target_mean; then {to_price}, "
+                           "where last_price is the last input price (the answer is a price)",
+            "to_price": {"target_mean": s["target_mean"], "target_std": s["target_std"], "target": s["target"],
+                         "formula": to_price},
+        }
 
 
 def read_series(path: str | Path, column: str, date_column: str, missing: str) -> tuple[np.ndarray, np.ndarray]:

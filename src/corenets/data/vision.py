@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from . import DATASETS
-from .bundle import DataBundle, Preprocessing, Split, SplitSpec, split_indices
+from .bundle import CliInputs, DataBundle, Inputs, Limits, Preprocessing, Split, SplitSpec, split_indices
 from .download import Remote, cache_dir, fetch
 
 
@@ -26,6 +26,8 @@ class ImagePreprocessing(Preprocessing):
     """
 
     kind = "image"
+    input_name = "image"
+    batch_uploads = True  # concurrent uploads share one forward pass (serve/batcher.py)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -35,65 +37,85 @@ class ImagePreprocessing(Preprocessing):
     def mode(self) -> str:
         return self.state.get("mode") or ("L" if self.shape[0] == 1 else "RGB")
 
-    def transform(self, raw: Any) -> torch.Tensor:
-        """Raw images -> normalised (N, C, H, W) float tensor.
+    def prepare(self, raw: Any, units: str | None = None) -> Inputs:
+        """Images in any form -> normalised (N, C, H, W) model inputs.
 
-        Accepts a batch in the dataset's pixel units shaped (N, C, H, W), (N, H, W)
-        for one channel, or flat (N, C*H*W); or images of any size and mode: file
-        paths, PIL images, or arrays (H, W) / (H, W, C) of 8-bit pixels, alone or in
-        a list. Those are converted as training data was: resized to (H, W) and
-        turned into grayscale or RGB.
+        Args:
+            raw: a file path, bytes, a PIL image, an array or tensor (one image (H, W) / (H, W, C) / (C, H, W),
+                a batch (N, C, H, W) / (N, H, W, C) / (N, H, W), or flat rows (N, C*H*W)), or a list of any of
+                these. Images of another size or mode are resized and converted as the training images were.
+                One image, a list and a batch of the same images give the same inputs.
+            units: what a numeric array's values mean. uint8 arrays are 0-255 pixels and need none; any other
+                array or tensor is refused without it: "pixels" (0-255), "unit" ([0, 1]), "dataset" (the
+                training data's own scale: 0-16 for digits, else 0-255) or "model" (already normalised).
         """
-        c, h, w = self.shape
-        x = self._batch(raw)
-        if x is None:
-            x = torch.from_numpy(self.pixels(raw)).float() / (255.0 * self.state["scale"])
+        from .image_inputs import image_batch
+
+        x, in_model_units = image_batch(raw, self.shape, self.mode, self.state["scale"], units)
+        if in_model_units:
+            return Inputs(x)
+        c = self.shape[0]
         mean = torch.tensor(self.state["mean"]).view(1, c, 1, 1)
         std = torch.tensor(self.state["std"]).view(1, c, 1, 1)
-        return (x * self.state["scale"] - mean) / std
+        return Inputs((x * self.state["scale"] - mean) / std)
 
-    def _batch(self, raw: Any) -> torch.Tensor | None:
-        """`raw` as an (N, C, H, W) float batch if it already has the model's shape, else None."""
-        if not isinstance(raw, (np.ndarray, torch.Tensor)):
-            return None
-        c, h, w = self.shape
-        x = torch.as_tensor(np.asarray(raw, dtype=np.float32)) if not isinstance(raw, torch.Tensor) else raw.float()
-        if x.ndim == 2 and x.shape[1] == c * h * w:  # flat rows win over "one (H, W) image"
-            return x.reshape(-1, c, h, w)
-        if x.ndim == 3 and c == 1 and tuple(x.shape[1:]) == (h, w):
-            return x.unsqueeze(1)
-        if x.ndim == 4 and tuple(x.shape[1:]) == (c, h, w):
-            return x
-        return None
+    def transform(self, raw: Any) -> torch.Tensor:
+        """Images whose arrays are in the dataset's own pixel units (as training reads them; uint8 arrays are
+        0-255 pixels, which is the same for every dataset but digits) -> (N, C, H, W)."""
+        return self.prepare(raw, units="known:dataset").x
 
     def pixels(self, raw: Any) -> np.ndarray:
-        """Images of any size/mode -> uint8 (N, C, H, W), converted like the training images."""
-        from PIL import Image
-
+        """Image files, bytes or PIL images of any size/mode -> uint8 (N, C, H, W), converted like the training images."""
         from .images import load_image, to_pixels
 
-        c, h, w = self.shape
         items = raw if isinstance(raw, (list, tuple)) else [raw]
-        if isinstance(raw, np.ndarray) and raw.ndim == 4:
-            items = list(raw)  # (N, H, W, C) images of another size
-        out = []
-        for item in items:
-            if isinstance(item, (np.ndarray, torch.Tensor)):
-                a = np.asarray(item)
-                if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
-                    a = a.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
-                if a.ndim == 3 and a.shape[-1] == 1:
-                    a = a[..., 0]
-                if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
-                    raise DataError(f"an image array must be (H, W) or (H, W, 3|4) pixels, got shape {a.shape}; "
-                                    f"or pass a batch shaped (N, {c}, {h}, {w})")
-                if a.dtype != np.uint8:
-                    a = np.clip(a * 255 if a.max() <= 1.0 else a, 0, 255).astype(np.uint8)  # floats in [0, 1] or 0..255
-                item = Image.fromarray(a)
-            out.append(to_pixels(load_image(item), (h, w), self.mode))
-        if not out:
+        if not items:
             raise DataError("no images to predict on; give at least one image")
-        return np.stack(out)
+        return np.stack([to_pixels(load_image(item), self.shape[1:], self.mode) for item in items])
+
+    # ---------------------------------------------------------------- entry points
+
+    def cli_inputs(self, args: list[str]) -> CliInputs:
+        """Image files, each decoded on its own: an unreadable one is that file's error, the others are predicted."""
+        good, errors = [], {}
+        for i, f in enumerate(args):
+            try:
+                good.append(self.pixels([f]))  # (1, C, H, W) uint8
+            except DataError as e:
+                errors[i] = str(e)
+        raw = np.concatenate(good) if good else np.zeros((0, *self.shape), np.uint8)
+        return CliInputs(raw, [f for i, f in enumerate(args) if i not in errors], "file", errors, per_file=True)
+
+    def http_json(self, body: Any, limits: Limits) -> Any:
+        raise InputError(f"images are sent as files, not JSON; {self.hint()}", 415)
+
+    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> list[Any]:
+        """Decode uploaded files as images (by content, not by name), refusing bombs before decoding."""
+        from .images import read_upload
+
+        return [read_upload(name, data, limits.max_pixels) for name, data in files]
+
+    def card(self, limits: Limits) -> dict[str, Any]:
+        c, h, w = self.shape
+        return {"image": {"channels": c, "height": h, "width": w, "mode": self.mode, "max_pixels": limits.max_pixels}}
+
+    def hint(self) -> str:
+        return "POST image files as multipart/form-data field 'file' (repeat it for a batch)"
+
+    def document(self, task: str) -> dict[str, Any]:
+        c, h, w = self.shape
+        doc = super().document(task)
+        doc["steps"] = [f"decode the image; composite transparency onto white; convert to mode {self.mode}",
+                        f"resize to {w}x{h} (width x height), bilinear",
+                        "v = pixel / 255 (uint8 pixels to [0, 1])",
+                        "per channel c: (v - state.mean[c]) / state.std[c]",
+                        f"layout (batch, {c}, {h}, {w}), float32"]
+        return doc
+
+    def test_plots(self, x: np.ndarray, y: np.ndarray, proba: np.ndarray, classes: list[str], plot_dir: Any) -> None:
+        from ..evaluate.vision_plots import vision_plots
+
+        vision_plots(x, y, proba, classes, self.state, plot_dir)
 
 
 def image_bundle(

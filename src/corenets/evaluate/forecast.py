@@ -91,7 +91,7 @@ def recursive_forecast(run: Any, csv: str | Path, steps: int) -> list[tuple[int,
 
     Each step builds on the previous forecasts, so the error compounds: a warning says so.
     """
-    from ..data.timeseries import SeriesPreprocessing, read_series, to_prices
+    from ..data.timeseries import SeriesPreprocessing, read_series
 
     pre = run.preprocessing
     if not isinstance(pre, SeriesPreprocessing):
@@ -111,9 +111,9 @@ def recursive_forecast(run: Any, csv: str | Path, steps: int) -> list[tuple[int,
     out = []
     with torch.no_grad():
         for k in range(1, steps + 1):
-            x = pre.transform(np.asarray(history[-pre.needs:]))
-            y = pre.inverse_target(model(x).reshape(-1).double()).numpy()
-            price = float(to_prices(y, np.asarray([history[-1]]), s["target"])[0])
+            inputs = pre.prepare(np.asarray(history[-pre.needs:]))
+            # the kind's one post-processing step (as Run.predict and the server): outputs -> a price
+            price = float(pre.outputs(model(inputs.x).reshape(-1).double().numpy(), inputs)[0])
             out.append((k, price))
             history.append(price)
     return out

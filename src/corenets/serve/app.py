@@ -89,7 +89,7 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int =
                   description=f"{served.card['model']} on {served.card['dataset']}. {served.hint()}.")
     app.state.served = served
     # images from concurrent requests share one forward pass; other kinds (padding, CSVs) go alone
-    batcher = app.state.batcher = ImageBatcher(served) if served.kind == "image" else None
+    batcher = app.state.batcher = ImageBatcher(served) if served.pre.batch_uploads else None
     app.add_middleware(BodyLimit, limit=int(max_upload_mb * 2**20))
 
     @app.exception_handler(InputError)
@@ -169,24 +169,8 @@ def app_from_environment():
 
 
 def _from_files(served: ServedModel, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
-    names = [n for n, _ in uploads]
-    if served.kind == "image":
-        return served.predict(served.image_batch(uploads), names)
-    if served.kind == "text":
-        texts = [line for _, data in uploads for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
-        return served.predict(served.texts({"texts": texts}) if texts else served.texts({"texts": [""]}))
-    if len(uploads) != 1:
-        raise InputError(f"send one CSV file, got {len(uploads)}")
-    if served.kind == "series":
-        return served.predict(served.series(csv=uploads[0][1]), names)
-    return served.predict(served.table(csv=uploads[0][1]))
+    return served.predict(served.files(uploads), [n for n, _ in uploads])
 
 
 def _from_json(served: ServedModel, body: Any) -> dict[str, Any]:
-    if served.kind == "image":
-        raise InputError(f"images are sent as files, not JSON; {served.hint()}", 415)
-    if served.kind == "text":
-        return served.predict(served.texts(body))
-    if served.kind == "series":
-        return served.predict(served.series(body))
-    return served.predict(served.table(body))
+    return served.predict(served.json(body))

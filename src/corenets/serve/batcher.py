@@ -34,7 +34,7 @@ class ImageBatcher:
     """Predict uploaded images in batches formed from concurrent requests.
 
     Args:
-        served: an image model (served.kind == "image").
+        served: a model whose input kind batches uploads (`served.pre.batch_uploads`: images).
         max_images: most images in one forward pass; a single request larger than this is still one batch.
     """
 
