@@ -1,3 +1,4 @@
+import os
 from typing import Literal
 
 import pytest
@@ -69,7 +70,7 @@ def test_overrides_are_type_checked_and_unknown_keys_list_valid_ones():
 
 def test_changing_the_dataset_drops_the_old_datasets_options():
     cfg = apply_overrides(RunConfig(), ["data.name=csv_table", "data.path=x.csv", "data.target=y"])
-    assert cfg.data.options == {"path": "x.csv", "target": "y"}
+    assert cfg.data.options == {"path": os.path.abspath("x.csv"), "target": "y"}  # saved so it repeats from anywhere
     cfg2 = apply_overrides(cfg, ["data.name=digits"])
     assert cfg2.data.options == {}
 

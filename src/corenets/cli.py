@@ -60,7 +60,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_config(args: argparse.Namespace):
     """The RunConfig a `run` command means: recipe or --config, then shortcuts, then --set, all type- and
     range-checked, with data paths made absolute so the saved config.yaml repeats the run from any folder."""
-    from .config import RunConfig, load_yaml, parse_override, resolve_paths, set_values
+    from .config import RunConfig, load_yaml, parse_override, set_values
     from .recipes import load_recipe
 
     if args.config and args.recipe:
@@ -93,8 +93,7 @@ def resolve_config(args: argparse.Namespace):
     cfg = set_values(cfg, pairs + [parse_override(text) for text in args.overrides])
     if cfg.name == "custom" and (args.data or args.model):
         cfg.name = f"{cfg.data.name}-{cfg.model.name}"
-    # a resumed run compares its config with the one saved; paths stay as that run typed them
-    return cfg if args.resume else resolve_paths(cfg)
+    return cfg
 
 
 @subcommand("run", "train and evaluate a recipe; writes a run folder with a report")

@@ -157,7 +157,8 @@ def _check_builder(section: str, name: str, options: dict[str, Any]) -> dict[str
 
 
 def validate(cfg: RunConfig) -> RunConfig:
-    """The rules that span fields, and the data and model options against their builders; returns `cfg`.
+    """The rules that span fields, and the data and model options against their builders; returns `cfg`
+    with its data paths made absolute (resolve_paths).
 
     `from_dict` calls it, so every way a config is made (recipe, config.yaml, --set, shortcuts) is checked before
     anything is written; the experiment calls it again for a RunConfig built in Python.
@@ -176,7 +177,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     from .train.augment import parse_augment
 
     parse_augment(cfg.train.augment)  # the spelling; whether it suits the data is preflight's question
-    return cfg
+    return resolve_paths(cfg)
 
 
 def resolve_paths(cfg: RunConfig) -> RunConfig:
