@@ -174,6 +174,29 @@ def _max_diff(run_fn, module: nn.Module, xs: list[torch.Tensor]) -> float:
 # ------------------------------------------------------------------ exporters
 
 
+# torch.onnx's dynamo exporter swaps a while-loop GRU/LSTM (one that keeps the sequence axis dynamic) into these ops'
+# py_kernels for the length of an export, but does not clear the op's Python dispatch cache. After a process's first
+# export the cache holds the unrolled decomposition, the next export traces that instead, torch.export specialises the
+# sequence length, and the exporter silently fixes it (sequence = the parity batch's length). Clearing the cache on
+# the way in and out makes every export in a process see what the first one saw (torch 2.13).
+_RNN_OPS = ("gru", "lstm")
+
+
+@contextlib.contextmanager
+def _fresh_rnn_dispatch():
+    def clear():
+        for name in _RNN_OPS:
+            cache = getattr(getattr(torch.ops.aten, name).input, "_dispatch_cache", None)
+            if cache is not None:
+                cache.clear()
+
+    clear()
+    try:
+        yield
+    finally:
+        clear()
+
+
 def _onnx_export(module: nn.Module, x: torch.Tensor, path: Path, dynamo: bool, seq: bool) -> None:
     import logging
 
@@ -191,8 +214,9 @@ def _onnx_export(module: nn.Module, x: torch.Tensor, path: Path, dynamo: bool, s
                 shapes = {0: Dim("batch", min=1, max=65536)}
                 if seq:
                     shapes[1] = Dim("sequence", min=2, max=65536)
-                torch.onnx.export(module, (x,), str(path), dynamo=True, external_data=False,
-                                  dynamic_shapes=(shapes,), verbose=False, **kw)
+                with _fresh_rnn_dispatch():
+                    torch.onnx.export(module, (x,), str(path), dynamo=True, external_data=False,
+                                      dynamic_shapes=(shapes,), verbose=False, **kw)
             else:
                 axes = {0: "batch", 1: "sequence"} if seq else {0: "batch"}
                 torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=17,
@@ -201,13 +225,16 @@ def _onnx_export(module: nn.Module, x: torch.Tensor, path: Path, dynamo: bool, s
         log.setLevel(level)
 
 
-def _onnx_runner(path: Path):
+def _onnx_runner(path: Path, seq: bool = False):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
+    name, shape = sess.get_inputs()[0].name, sess.get_inputs()[0].shape
+    for axis, what in [(0, "batch"), (1, "sequence")][: 1 + seq]:
+        if isinstance(shape[axis], int):  # an exporter that specialised a dynamic axis says so, not onnxruntime later
+            raise ExportError(f"the exported model fixed the {what} axis at {shape[axis]}; it must stay dynamic")
     return lambda x: sess.run(None, {name: x.numpy()})[0]
 
 
@@ -271,7 +298,7 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
                     runner = _torchscript_runner(tmp)
                 else:
                     _onnx_export(module, x, tmp, dynamo=name == "dynamo", seq=seq)
-                    runner = _onnx_runner(tmp)
+                    runner = _onnx_runner(tmp, seq)
                 # the reference is the original run.model, so the unpacked twin is checked too
                 diff = _max_diff(runner, run.model, xs)
             except Exception as e:  # noqa: BLE001 - exporters raise many kinds; the next one is tried

@@ -37,6 +37,9 @@ def kill_and_resume(cli, out: Path, kills: int, rng: random.Random) -> tuple[Pat
         time.sleep(rng.uniform(0.0, 2.5))  # anywhere: loading, mid-epoch, mid-write, evaluating
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
+        if (folder / "metrics.json").exists():  # it finished before the kill landed (the last resumes have 1-2
+            log.append("finished before the kill")  # epochs left): nothing to interrupt, and resuming it is refused
+            return folder, log
         state = torch.load(folder / "last.pt", weights_only=True)["train_state"] if (folder / "last.pt").exists() else None
         log.append(f"killed at epoch {state['epoch'] if state else 'none (before the first checkpoint)'}")
         if state is None:  # killed before its first epoch ended: not resumable, and says so
