@@ -62,6 +62,9 @@ def test_non_finite_floats_are_refused(setting):
 def test_cross_field_rules():
     with pytest.raises(ConfigError, match="cv=1 is not cross-validation"):
         apply_overrides(RunConfig(), ["cv=1"])
+    with pytest.raises(ConfigError, match="train.gamma=1 is out of range for schedule plateau; allowed: > 0 and < 1"):
+        apply_overrides(RunConfig(), ["train.schedule=plateau", "train.gamma=1"])
+    assert apply_overrides(RunConfig(), ["train.schedule=step", "train.gamma=2"]).train.gamma == 2  # step may grow
     with pytest.raises(ConfigError, match="fold=3 is out of range"):
         apply_overrides(RunConfig(), ["cv=2", "fold=3"])
     with pytest.raises(ConfigError, match="unknown op 'rotate'"):

@@ -54,7 +54,7 @@ class TrainConfig:
     nesterov: bool = False  # sgd only
     schedule: Literal["none", "step", "cosine", "onecycle", "linear", "plateau"] = "none"
     step_size: Count = 10  # step: epochs between decays
-    gamma: Annotated[float, Range(gt=0, lt=1)] = 0.1  # step and plateau: the decay factor
+    gamma: Annotated[float, Range(gt=0)] = 0.1  # step and plateau: the decay factor (plateau: < 1)
     loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = "auto"  # auto picks by task
     label_smoothing: Annotated[float, Range(ge=0, lt=1)] = 0.0  # cross_entropy only
     grad_clip: NonNegative = 0.0  # max gradient norm; 0 = off
@@ -170,6 +170,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"out={shown(cfg.out)} is not a folder name; give --out a folder, e.g. --out runs")
     if cfg.cv == 1:
         raise ConfigError("cv=1 is not cross-validation; use 0 (off) or 2 or more folds")
+    if cfg.train.schedule == "plateau" and cfg.train.gamma >= 1:
+        raise ConfigError(f"train.gamma={cfg.train.gamma:g} is out of range for schedule plateau; allowed: > 0 and < 1 "
+                          "(the factor that lowers the rate when validation loss stalls)")
     if cfg.fold > cfg.cv:
         raise ConfigError(f"fold={cfg.fold} is out of range; allowed: 0 (every fold) to cv={cfg.cv}")
     cfg.data.options = _check_builder("data", cfg.data.name, cfg.data.options)
