@@ -237,4 +237,4 @@ def test_predict_scores_like_the_test_metrics_when_the_run_used_flip_tta(tmp_pat
     x = loaded.preprocessing.transform(images)
     with torch.no_grad():
         plain = torch.softmax(loaded.model.eval()(x), 1).numpy()
-    assert not np.allclose(loaded.predict(images).proba, plain)  # the mirrored view is averaged in
+    assert not np.allclose(loaded.predict(images, units="dataset").proba, plain)  # the mirrored view is averaged in
