@@ -172,3 +172,32 @@ def test_both_engines_offer_the_same_interface():
     for engine in (TorchEngine, ScratchEngine):
         missing = [n for n in needed if not hasattr(engine, n) and n not in ("device", "is_main")]
         assert not missing, f"{engine.__name__} lacks {missing}"
+
+
+def test_last_pt_matches_callbacks_by_name_not_position():
+    from test_loop import blobs
+
+    from corenets.config import TrainConfig
+    from corenets.errors import CheckpointError
+    from corenets.models import create_model
+    from corenets.train.callbacks import Callback, EarlyStopping
+    from corenets.train.loop import fit
+
+    saved = {}
+
+    class Grab(Callback):
+        order = 100
+
+        def on_epoch_end(self, state, logs):
+            saved.update(state.state_dict())
+            state.stop("pretend the process died", error=False)
+
+    cfg = TrainConfig(epochs=3, batch_size=32)
+    fit(create_model("mlp", (4,), 3, hidden=[8]), blobs(), cfg, [EarlyStopping(patience=2), Grab()], seed=1)
+    assert {"History", "NaNGuard", "EarlyStopping"} <= set(saved["callbacks"])
+    del saved["callbacks"]["Grab"]
+    with pytest.raises(CheckpointError, match="EarlyStopping"):  # resumed without early stopping: said, not misloaded
+        fit(create_model("mlp", (4,), 3, hidden=[8]), blobs(), cfg, seed=1, resume=dict(saved))
+    hist = fit(create_model("mlp", (4,), 3, hidden=[8]), blobs(), cfg, [EarlyStopping(patience=2)], seed=1,
+               resume=dict(saved))
+    assert [r["epoch"] for r in hist.rows] == [1, 2, 3]

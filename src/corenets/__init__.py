@@ -44,16 +44,18 @@ def run_recipe(name: str, *overrides: str, resume: str | None = None, quiet: boo
         resume: a run folder to continue.
         quiet: no progress output.
         **settings: top-level settings such as epochs=5, seed=1, out="runs", cv=5.
+    Returns:
+        The run folder (None on a torchrun rank other than 0).
     """
-    import json
-
-    from .config import apply_overrides
+    from .config import parse_override, resolve_paths, set_values
     from .experiment import run_config
     from .recipes import load_recipe
 
-    sets = [f"{'train.' if k == 'epochs' else ''}{k}={json.dumps(v)}" for k, v in settings.items()]
-    cfg = apply_overrides(load_recipe(name), sets + list(overrides))
-    return run_config(cfg, resume=resume, quiet=quiet)
+    pairs = [(["train", k] if k == "epochs" else [k], v) for k, v in settings.items()]
+    cfg = set_values(load_recipe(name), pairs + [parse_override(text) for text in overrides])
+    # as the CLI does: data paths made absolute (config.yaml repeats the run from anywhere), except on resume,
+    # whose config is compared with the one saved
+    return run_config(cfg if resume else resolve_paths(cfg), resume=resume, quiet=quiet)
 
 
 def list_recipes() -> list[str]:

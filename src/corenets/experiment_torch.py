@@ -110,7 +110,7 @@ class TorchEngine:
         callbacks: list = [ProgressBar(quiet=quiet), GracefulInterrupt()]
         if t.early_stopping > 0:
             callbacks.append(EarlyStopping(t.monitor, t.mode, t.early_stopping, t.min_delta, restore_best=False))
-        if t.tensorboard:
+        if t.tensorboard and self.is_main:  # other ranks have no folder
             callbacks.append(TensorBoard(str(run_dir / "tensorboard")))
         callbacks.append(Checkpoint(self._save_best(run_dir, bundle), self._save_last(run_dir), t.monitor, t.mode))
         return callbacks

@@ -76,6 +76,7 @@ class TrainState:
         named = self._named_callbacks()
         if isinstance(saved, list):  # last.pt of format 1: in hook order
             saved = dict(zip(named, saved)) if len(saved) == len(named) else {"?": None}
+        saved = {k: v for k, v in saved.items() if v or k in named}  # a stateless callback needs nothing restored
         if set(saved) != set(named):
             raise CheckpointError(f"cannot resume: last.pt holds the state of callbacks {sorted(saved)}, this run has "
                                  f"{sorted(named)} (a different train.early_stopping or train.tensorboard)")
