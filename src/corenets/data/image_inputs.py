@@ -91,12 +91,10 @@ def _units_of(a: np.ndarray, units: str | None, scale: float) -> str:
 
 
 def _to_dataset_units(x: np.ndarray, units: str, scale: float) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if units == "pixels":
-        return x / np.float32(255.0 * scale)  # as a decoded file is (the last line of _one_image)
-    if units == "unit":
-        return x / np.float32(scale)
-    return x  # dataset units, or model units (normalised later, or not at all)
+    x = np.ascontiguousarray(x, dtype=np.float32)  # may be the caller's own array: never changed in place
+    divisor = {"pixels": np.float32(255.0 * scale), "unit": np.float32(scale)}.get(units, np.float32(1))
+    # as a decoded file is divided (the last line of _one_image); no copy where the units already agree
+    return x / divisor if divisor != 1 else x
 
 
 def _model_sized_batch(a: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray | None:
