@@ -59,7 +59,12 @@ def load_data(cfg: RunConfig) -> DataBundle:
 
 def check_resume(cfg: RunConfig, run_dir: Path) -> None:
     """Raise RunFolderError unless `run_dir` is an unfinished run made by a config compatible with `cfg`."""
-    runs.resumable(run_dir)
+    if (Path(run_dir) / "config.yaml").is_file():  # a different config is named first, finished or not
+        _check_same_config(cfg, run_dir)
+    runs.resumable(run_dir)  # a folder, a run, unfinished, past its first epoch
+
+
+def _check_same_config(cfg: RunConfig, run_dir: Path) -> None:
     saved = flat_config(to_dict(load_yaml(run_dir / "config.yaml")))
     now = flat_config(to_dict(cfg))
     free = set(RESUME_FREE)
