@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,3 +88,25 @@ def read_cifar_meta(path: Path) -> list[str]:
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError):
         # the class names are fixed; a missing meta file is no reason to stop
         return ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def read_csv(path: str | Path, sep: str | None = None) -> "Any":
+    """Read a CSV (or TSV) with clear errors for a missing, empty or unreadable file."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"CSV file {path} does not exist; check data.path")
+    if path.stat().st_size == 0:
+        raise DataError(f"CSV file {path} is empty; it needs a header row and data rows")
+    if sep is None:
+        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        df = pd.read_csv(path, sep=sep, encoding_errors="replace")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"CSV file {path} is empty; it needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"cannot parse {path} as CSV: {str(e).splitlines()[0]}") from None
+    if len(df) == 0:
+        raise DataError(f"CSV file {path} has a header but no data rows")
+    return df

@@ -176,7 +176,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
     device = torch.device(device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # auto -> bf16 or fp32
     model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
-    augment = augment or parse_augment(cfg.augment, bundle.meta.get("dataset"))
+    augment = augment or parse_augment(cfg.augment)  # whether it suits the data: corenets.preflight
     if len(bundle.train) == 0 or (validate and len(bundle.val) == 0):
         raise TrainingError(f"training needs non-empty train and validation parts, got {bundle.sizes()}")
     state, loss_fn, history = _start(model, bundle, cfg, callbacks, device, seed, resume, world)
