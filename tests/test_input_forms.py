@@ -274,15 +274,29 @@ def test_the_server_forecast_predict_and_export_document_give_one_price(stock, t
     assert forecast == pytest.approx(value, abs=1e-4)
     # corenets predict on the same CSV
     assert cli_json(capsys, run_dir, csv)[0]["prediction"] == pytest.approx(value, rel=1e-9)
-    # the export document's stated preprocessing and post-processing, followed by a program that is not corenets
-    from corenets.export import _write_preprocessing
+    # the ONNX export, fed and read back by its document's stated preprocessing and post-processing, as a program
+    # that is not corenets would (the torch model stands in where onnxruntime is not installed)
+    from corenets.export import export_run
 
-    doc = json.loads(_write_preprocessing(run, tmp_path / "model.onnx", "onnx", False).read_text())
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover - the [export] extra is not installed
+        ort = None
+    if ort is not None:
+        exported = export_run(run_dir, "onnx", out=tmp_path / "model.onnx", exporter="torchscript", batch=4)
+        session = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"])
+        forward = lambda x: float(session.run(None, {"input": x})[0][0, 0])  # noqa: E731
+        doc = json.loads(exported.preprocessing.read_text())
+    else:
+        from corenets.export import _write_preprocessing
+
+        forward = lambda x: float(run.model(torch.from_numpy(x)))  # noqa: E731
+        doc = json.loads(_write_preprocessing(run, tmp_path / "model.onnx", "onnx", False).read_text())
     st, post = doc["preprocessing"]["state"], doc["to_price"]
     p = np.asarray(prices[-11:])
-    f = (np.log(p[1:] / p[:-1]) - st["mean"]) / st["std"]
+    f = ((np.log(p[1:] / p[:-1]) - st["mean"]) / st["std"]).astype(np.float32).reshape(1, 10, 1)
     with torch.no_grad():
-        out = float(run.model(torch.tensor(f, dtype=torch.float32).view(1, 10, 1)))
+        out = forward(f)
     assert post["target"] == "log_returns" and "exp" in post["formula"] and "price" in doc["output"]["postprocess"]
     assert p[-1] * np.exp(out * post["target_std"] + post["target_mean"]) == pytest.approx(value, rel=1e-6)
     # the server
