@@ -118,17 +118,7 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int =
         """Images or a CSV as multipart field `file` (repeat it for a batch); JSON for text, rows and prices."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "multipart/form-data":
-            try:
-                form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
-            except _TooLarge:
-                raise
-            except Exception as e:  # noqa: BLE001 - starlette raises several kinds for a malformed body
-                raise InputError(f"the multipart body could not be read ({e})", 400) from None
-            files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
-            if not files:
-                raise InputError(f"no file in the form field 'file'; {served.hint()}")
-            uploads = [(f.filename or f"file {i + 1}", await f.read()) for i, f in enumerate(files)]
-            await form.close()
+            uploads = await _uploads(request, served)
             if batcher is not None:
                 return JSONResponse(await batcher.predict(uploads))
             return JSONResponse(await run_in_threadpool(_from_files, served, uploads))
@@ -142,6 +132,22 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int =
         raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
 
     return app
+
+
+async def _uploads(request: Request, served: ServedModel) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each multipart field `file`, refusing a malformed or empty form."""
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+    except _TooLarge:
+        raise
+    except Exception as e:  # noqa: BLE001 - starlette raises several kinds for a malformed body
+        raise InputError(f"the multipart body could not be read ({e})", 400) from None
+    files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
+    if not files:
+        raise InputError(f"no file in the form field 'file'; {served.hint()}")
+    uploads = [(f.filename or f"file {i + 1}", await f.read()) for i, f in enumerate(files)]
+    await form.close()
+    return uploads
 
 
 def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10, max_pixels: int = 40_000_000):
