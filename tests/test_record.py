@@ -152,7 +152,7 @@ def test_a_failed_pre_run_check_leaves_nothing_on_disk(tmp_path, monkeypatch, cv
     seen = {}
 
     def refuse(cfg, bundle, device):
-        seen["model_built"] = True
+        seen["checked"] = True
         raise ConfigError("refused by the pre-run check")
 
     monkeypatch.setattr(preflight, "check_before_run", refuse)

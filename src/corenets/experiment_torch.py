@@ -7,7 +7,6 @@ load_data, build, summary, fit, refit, finalize, predict_outputs, close.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
