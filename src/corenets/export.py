@@ -11,7 +11,9 @@ ONNX uses torch's newer exporter (torch.export, dynamo=True) first and falls bac
 the TorchScript-based one (dynamo=False) where it fails or does not match. Text models
 pack their padded sequences (pack_padded_sequence), which neither exporter
 supports; they are exported through `UnpackedRecurrent`, the same computation without
-packing, and the parity check compares it with the original packed model.
+packing, and the parity check compares it with the original packed model. An exported file whose
+batch or sequence axis came out fixed is refused by name; torch 2.13's torch.export fixes it for a
+vanilla text RNN (it has a while-loop form of GRU and LSTM only), which "auto" then exports the TorchScript way.
 """
 
 from __future__ import annotations
