@@ -107,7 +107,7 @@ def test_the_description_follows_the_resolved_config():
     assert "10 epochs" not in short and "1 epoch;" in short and "train.epochs=1" in short
     assert "seed_cnn" in short and "adam lr 0.001" in short
     # where/how fast a run goes does not change what it is
-    assert record.describe(apply_overrides(cfg, ["seed=3", "threads=1"])) == plain
+    assert record.describe(apply_overrides(cfg, ["seed=3", "threads=1", "data.path=/data/fmnist"])) == plain
     custom = apply_overrides(cfg, ["name=mine", "description=my own words", "train.epochs=2"])
     assert record.describe(custom).startswith("my own words. seed_cnn")
 

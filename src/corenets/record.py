@@ -212,7 +212,8 @@ def _changed_from_recipe(cfg) -> list[str] | None:
     if cfg.name not in recipe_names():
         return None
     base, now = flat_config(to_dict(load_recipe(cfg.name))), flat_config(to_dict(cfg))
-    keys = sorted(k for k in set(base) | set(now) if k.split(".")[0] not in _NOT_DESCRIBED and base.get(k) != now.get(k))
+    keys = sorted(k for k in set(base) | set(now) if k.split(".")[0] not in _NOT_DESCRIBED and base.get(k) != now.get(k)
+                  and not (k.startswith("data.") and k.endswith("path")))  # the user's copy of the data, not another recipe
     return [f"{k}={now.get(k)!r}" for k in keys]
 
 
