@@ -115,7 +115,8 @@ def test_every_pair_trains_or_is_refused_before_a_folder_exists(dataset, view, m
     if model in fits:
         assert code == 0, err
         (run,) = out.iterdir()
-        assert (run / "metrics.json").is_file()
+        assert (run / "metrics.json").is_file()  # written last: the run finished
+        assert len(pd.read_csv(run / "history.csv")) == 1  # one epoch
         return
     assert code == 2, err
     lines = err.strip().splitlines()
