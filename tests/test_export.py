@@ -97,14 +97,15 @@ def test_onnx_parity_every_family(tmp_path, family, exporter):
     assert doc["input"]["dtype"] == ("int64" if name.startswith("text") else "float32")
 
 
-def test_dynamo_exports_in_one_process_do_not_depend_on_each_other(tmp_path):
-    """Two text GRUs exported one after the other: the second kept its sequence axis (torch.onnx swaps a while-loop
-    GRU into aten.gru's kernels per export; a stale dispatch cache made every export after the first fix the axis)."""
+@pytest.mark.parametrize("cell", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
+def test_dynamo_exports_in_one_process_do_not_depend_on_each_other(tmp_path, cell):
+    """Two text GRUs (LSTMs) exported one after the other: the second kept its sequence axis (torch.onnx swaps a
+    while-loop cell into aten's kernels per export; a stale dispatch cache made every export after the first fix it)."""
     pytest.importorskip("onnxruntime", reason="ONNX export needs the [export] extra")
     pytest.importorskip("onnxscript", reason="torch.export's ONNX exporter needs onnxscript")
     import onnxruntime as ort
 
-    runs = [text_run(tmp_path, model="gru", name="plain"), text_run(tmp_path, model="gru", subwords=40, name="subwords")]
+    runs = [text_run(tmp_path, model=cell, name="plain"), text_run(tmp_path, model=cell, subwords=40, name="subwords")]
     for run in runs:
         r = export_run(run, "onnx", exporter="dynamo")
         assert r.exporter == "dynamo" and r.max_abs_diff <= TOLERANCE
