@@ -201,3 +201,11 @@ def test_last_pt_matches_callbacks_by_name_not_position():
     hist = fit(create_model("mlp", (4,), 3, hidden=[8]), blobs(), cfg, [EarlyStopping(patience=2)], seed=1,
                resume=dict(saved))
     assert [r["epoch"] for r in hist.rows] == [1, 2, 3]
+
+
+def test_a_saved_run_predicts_with_its_own_eval_batch_size(tmp_path):
+    from corenets.config import TrainConfig
+
+    assert record.eval_batch_size(tmp_path) == TrainConfig.eval_batch_size  # no config.yaml: the default
+    (tmp_path / "config.yaml").write_text("name: x\ntrain:\n  eval_batch_size: 7\n")
+    assert record.eval_batch_size(tmp_path) == 7

@@ -14,6 +14,7 @@ Formats:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,23 @@ def tta_of(spec: dict[str, Any] | ModelSpec, run_dir: str | Path | None = None) 
     from .config import load_yaml
 
     return load_yaml(cfg).train.tta
+
+
+@functools.lru_cache(maxsize=64)
+def _eval_batch_size(config_yaml: str, mtime: float) -> int:
+    from .config import load_yaml
+
+    return load_yaml(config_yaml).train.eval_batch_size
+
+
+def eval_batch_size(run_dir: str | Path) -> int:
+    """Rows per forward pass when scoring a saved run: its config's train.eval_batch_size (the default without one)."""
+    cfg = Path(run_dir) / "config.yaml"
+    if not cfg.is_file():
+        from .config import TrainConfig
+
+        return TrainConfig.eval_batch_size
+    return _eval_batch_size(str(cfg), cfg.stat().st_mtime)  # read once per file, not per request
 
 
 def scorer(model, tta: str):

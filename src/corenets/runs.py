@@ -211,7 +211,7 @@ class Run:
         return self._scorer
 
     @torch.inference_mode()
-    def predict(self, raw: Any, batch_size: int = 1024, units: str | None = None) -> Prediction:
+    def predict(self, raw: Any, batch_size: int | None = None, units: str | None = None) -> Prediction:
         """Predict on raw inputs, after the training preprocessing; regression answers are in the user's units.
 
         Args:
@@ -219,7 +219,7 @@ class Run:
                 a batch, or a list of any of these. Text: a sentence or a list of sentences. Tables: a DataFrame,
                 a CSV path, a dict row or a list of them. Series: the last prices, rows of them or a CSV path.
                 A form that could be read two ways is refused with a message saying how to state it.
-            batch_size: rows per forward pass.
+            batch_size: rows per forward pass; default the run's train.eval_batch_size.
             units: for images given as a non-uint8 array or tensor, what its values are: "pixels" (0-255),
                 "unit" ([0, 1]), "dataset" (the training data's own scale, 0-16 for digits) or "model"
                 (already normalised). Refused for any other input kind.
@@ -230,6 +230,10 @@ class Run:
         from .train.loop import predict_outputs
 
         inputs = self.preprocessing.prepare(raw, units)
+        if batch_size is None:
+            from .record import eval_batch_size
+
+            batch_size = eval_batch_size(self.path)
         out = predict_outputs(self.scorer, inputs.x, batch_size).numpy()
         if self.task == "regression":
             return Prediction(self.task, None, None, self.preprocessing.outputs(out.reshape(-1), inputs))
