@@ -166,6 +166,10 @@ def test_a_refusal_says_what_the_model_reads_what_the_data_is_and_what_fits(data
         compat.check_model_fits("gru", data("digits", "none")[1])
     with pytest.raises(ConfigError, match=r"^mlp reads .*, but sst2 gives token ids \(64,\); use gru, lstm or rnn$"):
         compat.check_model_fits("mlp", data("sst2", "none")[1])
+    with pytest.raises(ConfigError, match=r"^cnn_bn reads images \(C, H, W\), but digits read as rows gives sequences of "
+                                          r"8 steps x 8 features; use gru, lstm, mlp or rnn, or keep cnn_bn and leave "
+                                          r"out data.as_sequence$"):
+        compat.check_model_fits("cnn_bn", data("digits", "rows")[1])
     with pytest.raises(ConfigError, match="unknown model 'lstn'; choose one of: airnet"):
         compat.check_model_fits("lstn", data("sst2", "none")[1])
 

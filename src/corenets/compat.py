@@ -72,6 +72,9 @@ def check_model_fits(model_name: str, bundle) -> None:
     fix = f"use {_either(fits)}" if fits else "no registered model reads this data"
     if "sequence" in wants and form in AS_SEQUENCE:
         fix += f", or keep {model_name} and set data.as_sequence={AS_SEQUENCE[form]}"
+    viewed_from = {v: f for f, v in AS_SEQUENCE.items()}.get(bundle.meta.get("as_sequence"))
+    if viewed_from in wants:  # e.g. a CNN on images read as rows: the images themselves would do
+        fix += f", or keep {model_name} and leave out data.as_sequence"
     raise ConfigError(f"{model_name} reads {_either([FORMS[f] for f in wants])}, but {describe_data(bundle)}; {fix}")
 
 
