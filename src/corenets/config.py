@@ -84,6 +84,13 @@ class TrainConfig:
 
 
 @dataclass
+class ReportConfig:
+    # also fit one strong scikit-learn model (TF-IDF + logistic regression, gradient boosting, pixel logistic
+    # regression, linear autoregression) on the same training rows and score it on the same test rows
+    classical_baseline: bool = True
+
+
+@dataclass
 class RunConfig:
     name: str = "run"  # the recipe name; the run folder is <out>/<name>-<timestamp>, so one folder name
     description: str = ""
@@ -99,9 +106,10 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)  # what the evaluation adds beside the network's scores
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "report": ReportConfig}
 MAX_NAME = 100  # characters in a run name: the folder is <name>-<timestamp>, and file systems allow 255 bytes
 MAX_DESCRIPTION = 10_000
 

@@ -219,7 +219,7 @@ def write_metrics(run_dir: str | Path, metrics: Metrics) -> Path:
 
 
 # Settings that say where and how fast a run went, not what it is.
-_NOT_DESCRIBED = {"name", "description", "out", "device", "threads", "seed", "deterministic", "cv", "fold"}
+_NOT_DESCRIBED = {"name", "description", "out", "device", "threads", "seed", "deterministic", "cv", "fold", "report"}
 
 
 def _changed_from_recipe(cfg) -> list[str] | None:
@@ -238,7 +238,7 @@ def _changed_from_recipe(cfg) -> list[str] | None:
 def flat_config(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
-        if isinstance(v, dict) and not prefix and k in ("data", "model", "train"):
+        if isinstance(v, dict) and not prefix and k in ("data", "model", "train", "report"):
             out.update(flat_config(v, f"{k}."))
         else:
             out[prefix + k] = v
