@@ -167,7 +167,8 @@ def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: floa
                       "input_shape": list(bundle.input_shape), "classes": bundle.classes},
                 finished=datetime.now().isoformat(timespec="seconds"), notes=notes)
     m = dataclasses.replace(m, **run.engine.record())
-    plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse")
+    plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse",
+                 unit=bundle.meta.get("target_unit", ""))
     write_metrics(run.run_dir, m)
     build_report(run.run_dir)
     return run.run_dir

@@ -32,45 +32,108 @@ def _save(plt, fig, path: str | Path) -> Path:
     return path
 
 
-def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str) -> Path:
-    """Loss and one metric per epoch, train vs validation."""
+SHORT_RUN = 3  # epochs: up to this many, each point is labelled with its value and the axis is padded
+
+
+def _epoch_axis(ax, epochs: Sequence[float]) -> None:
+    """Whole-number epoch ticks; a run of one or two epochs gets room around its points, not a 0.96-1.04 axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    shown = sorted(set(epochs))
+    if len(shown) <= 10:
+        ax.set_xticks(shown)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if shown and shown[-1] - shown[0] < 2:
+        ax.set_xlim(shown[0] - 0.5, shown[-1] + 0.5)
+
+
+def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str, unit: str = "") -> Path:
+    """Loss and one metric per epoch, train vs validation.
+
+    Args:
+        rows: history.csv's rows (one per epoch).
+        metric: the column after `train_`/`val_` for the right panel (accuracy, rmse).
+        unit: what the metric is measured in (e.g. "log return"), shown in its axis label.
+    """
     plt, fig, axes = _figure(1, 2, figsize=(10, 3.8))
     epochs = [r["epoch"] for r in rows]
+    short = len(rows) <= SHORT_RUN
     for ax, key in zip(axes, ["loss", metric]):
         for split, style in (("train", "-o"), ("val", "-s")):
             col = f"{split}_{key}"
             if all(col in r for r in rows):
-                ax.plot(epochs, [r[col] for r in rows], style, ms=3, label=split)
+                values = [r[col] for r in rows]
+                line, = ax.plot(epochs, values, style, ms=7 if short else 3, label=split)
+                for e, v in zip(epochs, values) if short else ():
+                    ax.annotate(f"{v:.4g}", (e, v), textcoords="offset points", xytext=(6, 4), fontsize=8,
+                                color=line.get_color())
+        _epoch_axis(ax, epochs)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
+        ax.set_ylabel(f"{key} ({unit})" if unit and key != "loss" else key)
         ax.grid(alpha=0.3)
         ax.legend()
-    axes[0].set_title("loss")
-    axes[1].set_title(metric)
+    axes[0].set_title("loss" + (" (standardised target)" if unit else ""))
+    axes[1].set_title(f"{metric}, in {unit}" if unit else metric)
+    if short:
+        fig.suptitle(f"{len(rows)} epoch(s): one point per epoch", fontsize=9, color="#555")
     return _save(plt, fig, path)
 
 
-def confusion(matrix: Sequence[Sequence[int]], classes: list[str], path: str | Path) -> Path:
-    """Counts and row-normalised (recall per true class) side by side."""
+MANY_CLASSES = 30  # above this a matrix's cells are too small to read: the most frequent confusions instead
+
+
+def confusion(matrix: Sequence[Sequence[int]], classes: list[str], path: str | Path, top: int = 20) -> Path:
+    """The test confusion matrix: counts, coloured by the share of the true class (its recall on the diagonal).
+
+    One panel sized for the report's width, so a 10-class matrix's numbers are as large as its text; with more
+    than MANY_CLASSES classes, a bar chart of the `top` most frequent true -> predicted confusions instead.
+    """
     cm = np.asarray(matrix, dtype=np.float64)
+    if len(classes) > MANY_CLASSES:
+        return _top_confusions(cm, classes, path, top)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     k = len(classes)
-    size = max(4.0, 0.45 * k + 2)
-    plt, fig, axes = _figure(1, 2, figsize=(2 * size + 1, size))
-    for ax, data, title, fmt in ((axes[0], cm, "counts", "{:.0f}"), (axes[1], norm, "row-normalised", "{:.2f}")):
-        im = ax.imshow(data, cmap="Blues")
-        ax.set_title(f"confusion matrix ({title})")
-        ax.set_xticks(range(k), classes, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
-        ax.set_yticks(range(k), classes)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        if k <= 20:
-            top = data.max() or 1
-            for i in range(k):
-                for j in range(k):
-                    ax.text(j, i, fmt.format(data[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if data[i, j] > top / 2 else "black")
-        fig.colorbar(im, ax=ax, fraction=0.046)
+    size = min(7.5, max(4.5, 0.55 * k + 2.5))  # inches: at most ~960 px wide at 110 dpi, the report page's width
+    plt, fig, ax = _figure(figsize=(size + 1.2, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_title("confusion matrix (test): count in each cell, colour = share of the true class", fontsize=10)
+    ax.set_xticks(range(k), classes, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    cell_pt = size * 72 * 0.8 / k  # a cell's side in points
+    font = float(np.clip(cell_pt / 3.2, 6, 13))
+    for i in range(k):
+        for j in range(k):
+            text = f"{cm[i, j]:.0f}"
+            if k <= 12 and cm[i].sum():
+                text += f"\n{norm[i, j]:.0%}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=font if k > 12 else font * 0.8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    return _save(plt, fig, path)
+
+
+def _top_confusions(cm: np.ndarray, classes: list[str], path: str | Path, top: int) -> Path:
+    """Bars: the `top` largest off-diagonal counts, labelled 'true -> predicted', with the share of the true class."""
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    pairs = [(int(i), int(j)) for i, j in zip(*np.unravel_index(order, cm.shape)) if off[i, j] > 0]
+    plt, fig, ax = _figure(figsize=(9, max(2.5, 0.32 * len(pairs) + 1.2)))
+    counts = [cm[i, j] for i, j in pairs]
+    ax.barh(range(len(pairs)), counts, color="C3")
+    ax.set_yticks(range(len(pairs)), [f"{classes[i]} -> {classes[j]}" for i, j in pairs], fontsize=9)
+    ax.invert_yaxis()
+    for n, (i, j) in enumerate(pairs):
+        ax.text(cm[i, j], n, f" {cm[i, j]:.0f} ({cm[i, j] / max(cm[i].sum(), 1):.0%} of {classes[i]})",
+                va="center", fontsize=8)
+    ax.set_xlabel("test rows (true -> predicted)")
+    wrong = off.sum()
+    ax.set_title(f"the {len(pairs)} most frequent confusions of {len(classes)} classes "
+                 f"({sum(counts) / max(wrong, 1):.0%} of the {wrong:.0f} mistakes)", fontsize=10)
+    ax.margins(x=0.25)
     return _save(plt, fig, path)
 
 
@@ -112,7 +175,8 @@ def overlay_curves(series: dict[str, Sequence[dict[str, Any]]], key: str, path: 
     for name, rows in series.items():
         pts = [(r["epoch"], r[key]) for r in rows if key in r]
         if pts:
-            ax.plot(*zip(*pts), "-o", ms=3, label=name)
+            ax.plot(*zip(*pts), "-o", ms=3 if len(pts) > SHORT_RUN else 7, label=name)
+    _epoch_axis(ax, [r["epoch"] for rows in series.values() for r in rows])
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.set_title(f"{key} by epoch")

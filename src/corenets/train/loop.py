@@ -55,8 +55,12 @@ def batch_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, to
 
 
 def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, task: str, device: torch.device,
-                    augment: Augment | None = None, world: World | None = None) -> dict[str, float]:
-    """One pass over this process's shard of the rows, from batch state.step on; {} if interrupted midway."""
+                    augment: Augment | None = None, world: World | None = None,
+                    target_scale: float = 1.0) -> dict[str, float]:
+    """One pass over this process's shard of the rows, from batch state.step on; {} if interrupted midway.
+
+    Regression errors are multiplied by `target_scale` (the target's std), so they are in the units validation
+    reports, not the standardised units the model trains in."""
     world = world or World()
     opt = state.optimizer
     state.net.train()
@@ -105,7 +109,7 @@ def train_one_epoch(state: TrainState, split: Split, loss_fn, cfg: TrainConfig, 
         if state.interrupted:
             return {}
     n = max(sums.pop("rows", 0.0), 1.0)
-    logs = {"train_loss": sums.pop("loss", 0.0) / n, **_finish(sums, n, "train_")}
+    logs = {"train_loss": sums.pop("loss", 0.0) / n, **_finish(sums, n, "train_", target_scale)}
     state.step, state.partial = 0, {}
     return logs
 
@@ -189,7 +193,7 @@ def fit(model: nn.Module, bundle: DataBundle, cfg: TrainConfig, callbacks: Seque
             cb.on_epoch_begin(state)
         t0 = time.perf_counter()
         logs: dict[str, float] = {"epoch": state.epoch + 1}
-        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment, world))
+        logs.update(train_one_epoch(state, bundle.train, loss_fn, cfg, bundle.task, device, augment, world, scale))
         if state.failed or state.interrupted:
             break
         train_seconds = time.perf_counter() - t0

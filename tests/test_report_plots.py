@@ -1,0 +1,76 @@
+"""The report's plots read well at the page's width: confusion numbers, many classes, 1-2 epoch runs, compare."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+
+from corenets.evaluate import plots
+
+PAGE_PX = 960  # report.html's content width (max-width 1000px less padding)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Every figure saved and every Axes.text call's font size, while the plot functions run."""
+    seen = {"figs": [], "fonts": []}
+    save, text = plots._save, Axes.text
+
+    def keep(plt, fig, path):
+        seen["figs"].append(fig)
+        return save(plt, fig, path)
+
+    def record(self, x, y, s, *a, **kw):
+        seen["fonts"].append(kw.get("fontsize", 10))
+        return text(self, x, y, s, *a, **kw)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(Axes, "text", record)
+    return seen
+
+
+def _png_width(path) -> int:
+    return int.from_bytes(path.read_bytes()[16:20], "big")
+
+
+def test_confusion_numbers_are_readable_at_the_page_width(tmp_path, drawn):
+    rng = np.random.default_rng(0)
+    cm = rng.integers(0, 30, (10, 10)) + np.diag(np.full(10, 900))
+    path = plots.confusion(cm.tolist(), [f"class {i}" for i in range(10)], tmp_path / "c.png")
+    shrink = min(1.0, PAGE_PX / _png_width(path))  # the browser scales a wider image down to the page
+    px = min(drawn["fonts"]) * 110 / 72 * shrink  # font points -> pixels at 110 dpi, then on the page
+    assert len(drawn["fonts"]) == 100 and px >= 11, px  # was ~7 px: 7 pt in a 1540 px-wide two-panel figure
+
+
+def test_many_classes_show_the_top_confusions_not_a_matrix(tmp_path, drawn):
+    k = 40
+    cm = np.diag(np.full(k, 50))
+    cm[3, 7], cm[7, 3], cm[12, 30] = 25, 9, 4
+    plots.confusion(cm.tolist(), [f"c{i}" for i in range(k)], tmp_path / "c.png", top=20)
+    ax = drawn["figs"][0].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["c3 -> c7", "c7 -> c3", "c12 -> c30"]  # only real confusions, most frequent first
+    assert len(drawn["fonts"]) == 3 and "3 most frequent confusions of 40 classes" in ax.get_title()
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_short_run_curves_are_not_dots_on_a_fractional_axis(tmp_path, drawn, epochs):
+    rows = [{"epoch": e, "train_loss": 0.5 / e, "val_loss": 0.6 / e, "train_rmse": 0.02, "val_rmse": 0.021}
+            for e in range(1, epochs + 1)]
+    plots.curves(rows, tmp_path / "c.png", "rmse", unit="log return")
+    loss, metric = drawn["figs"][0].axes[:2]
+    lo, hi = loss.get_xlim()
+    assert hi - lo >= 1  # was 0.96-1.04 for one epoch
+    assert all(float(t).is_integer() for t in loss.get_xticks() if lo <= t <= hi)
+    assert metric.get_ylabel() == "rmse (log return)"
+    assert len(loss.texts) + len(metric.texts) == 4 * epochs  # each point carries its value
+
+
+def test_compare_plot_has_whole_epoch_ticks(tmp_path, drawn):
+    rows = [{"epoch": e, "val_accuracy": 0.8 + e / 100} for e in (1, 2)]
+    plots.overlay_curves({"a": rows, "b": rows[:1]}, "val_accuracy", tmp_path / "o.png")
+    ax = drawn["figs"][0].axes[0]
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks)
