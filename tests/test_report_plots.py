@@ -74,3 +74,21 @@ def test_compare_plot_has_whole_epoch_ticks(tmp_path, drawn):
     lo, hi = ax.get_xlim()
     ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_model_summary_gives_per_example_sizes_not_the_training_sets():
+    import torch
+
+    from corenets.evaluate.summary import model_summary
+    from corenets.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("seed_cnn", (1, 28, 28), 10, {}, task="multiclass")
+    train_x = torch.zeros(54_000, 1, 28, 28)  # said "Input size (MB): 169.34": the whole set behind a [:2] slice
+    text = model_summary(model, train_x[:1], batch_size=64)
+    assert "Input size" not in text and "Units." not in text and "Estimated Total Size" not in text
+    assert "parameters: 93,322 (93,322 trainable), 0.37 MB as float32" in text
+    # conv 26*26*32*9 + 11*11*64*288 + 3*3*64*576 + dense 576*64 + 64*10 = 2,824,266 multiply-adds per image
+    assert "multiply-adds per example: 2.82 M" in text
+    assert "per example" in text and "for a batch of 64" in text
+    assert "[1, 32, 26, 26]" in text  # the layer table traces one example

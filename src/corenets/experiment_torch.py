@@ -73,11 +73,10 @@ class TorchEngine:
         return count_parameters(self.model)
 
     def summary(self, bundle: DataBundle) -> str:
-        from torchinfo import summary
+        from .evaluate.summary import model_summary
 
         try:
-            return str(summary(self.model, input_data=[bundle.train.x[:2]], verbose=0, depth=4,
-                               col_names=("output_size", "num_params"), device="cpu"))
+            return model_summary(self.model, bundle.train.x[:1], self.cfg.train.batch_size, self.cfg.train.optimizer)
         except Exception as e:  # a summary is a courtesy; never lose a run over it
             return f"{self.model}\n\n(torchinfo could not trace this model: {e})\nparameters: {self.parameters()}"
 
