@@ -173,7 +173,7 @@ def test_regression_csv_reports_in_the_users_units(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["run", "nope"], "unknown recipe 'nope'; choose one of: "),
-    (["run", "quickstart", "--set", "train.lrr=1"], "unknown key train.lrr; valid keys are: "),
+    (["run", "quickstart", "--set", "train.lrr=1"], "unknown key train.lrr; did you mean 'train.lr'? valid keys are: "),
     (["run", "quickstart", "--set", "model.hidden=wide"], "model.hidden='wide' is not valid; expected a list of int"),
     (["run", "--data", "nope"], "unknown dataset 'nope'; choose one of: "),
     (["run", "quickstart", "--model", "nope"], "unknown model 'nope'; choose one of: "),

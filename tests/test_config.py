@@ -58,7 +58,7 @@ def test_overrides_are_type_checked_and_unknown_keys_list_valid_ones():
     new = apply_overrides(cfg, ["train.lr=0.01", "seed=3", "model.hidden=[32]"])
     assert (new.train.lr, new.seed, new.model.options["hidden"]) == (0.01, 3, [32])
     assert cfg.train.lr != 0.01  # the original is untouched
-    with pytest.raises(ConfigError, match="unknown key train.lrr; valid keys are: .*lr"):
+    with pytest.raises(ConfigError, match=r"unknown key train.lrr; did you mean 'train.lr'\? valid keys are: .*lr"):
         apply_overrides(cfg, ["train.lrr=1"])
     with pytest.raises(ConfigError, match="unknown key 'colour'"):
         apply_overrides(cfg, ["colour=red"])

@@ -36,4 +36,4 @@ def test_unknown_name_lists_sorted_choices():
         reg.register(n)(lambda: None)
     with pytest.raises(ConfigError) as e:
         reg.get("lstn")
-    assert str(e.value) == "unknown model 'lstn'; choose one of: cnn_bn, lstm, mlp"
+    assert str(e.value) == "unknown model 'lstn'; did you mean 'lstm'? choose one of: cnn_bn, lstm, mlp"

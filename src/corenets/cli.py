@@ -129,9 +129,22 @@ def _without_nproc(argv: list[str]) -> list[str]:
 # ------------------------------------------------------------------ list
 
 
-@subcommand("list", "list recipes, datasets, models, optimizers or schedules")
-@with_arguments(lambda p: p.add_argument("what", choices=["recipes", "datasets", "models", "optimizers", "schedules"]))
+def _list_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["recipes", "datasets", "models", "optimizers", "schedules", "options"],
+                   help="what to list; options: every config key with its type, default and description")
+    p.add_argument("section", nargs="?", help="options: only this section (run for the top-level keys, data, model, "
+                                              "train, ...)")
+    p.add_argument("--data", metavar="NAME", help="options: only this dataset's own options")
+    p.add_argument("--model", metavar="NAME", help="options: only this model's own options")
+
+
+@subcommand("list", "list recipes, datasets, models, optimizers, schedules, or every option with its type and default")
+@with_arguments(_list_arguments)
 def cmd_list(args) -> int:
+    if args.what == "options" or args.section or args.data or args.model:  # corenets list options [run|data|model|train] [--data NAME] [--model NAME]
+        from .commands.list_options import show
+
+        return show(args)
     if args.what == "recipes":
         from .recipes import describe
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 
 from .errors import ConfigError
-from .options import Range, check_options, coerce, hints, shown
+from .options import Range, check_options, coerce, hints, shown, suggest
 
 Fraction = Annotated[float, Range(gt=0, lt=1)]
 Count = Annotated[int, Range(ge=1, le=2**31 - 1)]
@@ -44,15 +44,15 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: Annotated[int, Range(ge=1, le=1_000_000)] = 10
+    epochs: Annotated[int, Range(ge=1, le=1_000_000)] = 10  # passes over the training rows
     batch_size: Count = 64  # per process; under DDP the global batch is batch_size x world size
     eval_batch_size: Count = 1024  # evaluation only; larger is faster and changes no number
-    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
-    lr: Annotated[float, Range(gt=0, le=100)] = 1e-3
-    weight_decay: Annotated[float, Range(ge=0, le=100)] = 0.0
+    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"  # `corenets list optimizers`
+    lr: Annotated[float, Range(gt=0, le=100)] = 1e-3  # learning rate (the peak rate for a schedule)
+    weight_decay: Annotated[float, Range(ge=0, le=100)] = 0.0  # L2 penalty (adamw: decoupled decay)
     momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9  # sgd and rmsprop
     nesterov: bool = False  # sgd only
-    schedule: Literal["none", "step", "cosine", "onecycle", "linear", "plateau"] = "none"
+    schedule: Literal["none", "step", "cosine", "onecycle", "linear", "plateau"] = "none"  # `corenets list schedules`
     step_size: Count = 10  # step: epochs between decays
     gamma: Annotated[float, Range(gt=0)] = 0.1  # step and plateau: the decay factor (plateau: < 1)
     loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = "auto"  # auto picks by task
@@ -80,7 +80,7 @@ class TrainConfig:
     # lookahead EMA of the weights (airbench): every ema_every steps the weights are pulled to their moving
     # average with this decay per step; the average is what training ends with. 0 = off
     ema: Annotated[float, Range(ge=0, lt=1)] = 0.0
-    ema_every: Count = 5
+    ema_every: Count = 5  # ema: steps between pulls of the weights to their average
 
 
 @dataclass
@@ -93,9 +93,9 @@ class ReportConfig:
 @dataclass
 class RunConfig:
     name: str = "run"  # the recipe name; the run folder is <out>/<name>-<timestamp>, so one folder name
-    description: str = ""
+    description: str = ""  # one line shown by `corenets list recipes` and in the report
     seed: Annotated[int, Range(ge=0, le=2**32 - 1, why="NumPy's seed range")] = 0  # seeds Python, NumPy, torch, the split
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
     threads: Annotated[int, Range(ge=0, le=4096)] = 0  # torch intra-op threads; 0 keeps torch's default
     deterministic: bool = False  # torch.use_deterministic_algorithms(True)
     out: str = "runs"  # parent folder of run folders
@@ -151,7 +151,7 @@ def _check_builder(section: str, name: str, options: dict[str, Any]) -> dict[str
         raise ConfigError(f"model {name} was removed; {removed_models[name]}")
     if name not in reg.names():
         raise ConfigError(f"unknown {'dataset' if section == 'data' else 'model'} {shown(name, 60)}; "
-                          f"choose one of: {', '.join(reg.names())}")
+                          f"{suggest(name, reg.names())}choose one of: {', '.join(reg.names())}")
     opts = dict(options)
     extra = {}
     if section == "data" and "as_sequence" in opts:  # load_dataset's own option, which every dataset takes
@@ -251,7 +251,8 @@ def _section_from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
         elif "options" in names:
             extra[key] = value  # a builder option, checked against the builder in validate()
         else:
-            raise ConfigError(f"unknown key {where}.{key[:60]}; valid keys are: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown key {where}.{key[:60]}; {suggest(key, names, where + '.')}"
+                              f"valid keys are: {', '.join(sorted(names))}")
     if "options" in names:
         kwargs["options"] = {**raw.get("options", {}), **extra} if isinstance(raw.get("options"), dict) else extra
     return cls(**kwargs)
@@ -271,7 +272,8 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
         elif isinstance(key, str) and key in top:
             kwargs[key] = coerce(value, types_[key], key)
         else:
-            raise ConfigError(f"unknown key {shown(key, 60)}; valid keys are: {', '.join(sorted(top))}")
+            raise ConfigError(f"unknown key {shown(key, 60)}; {suggest(key, top | set(SECTIONS))}"
+                              f"valid keys are: {', '.join(sorted(top))}")
     return validate(RunConfig(**kwargs))
 
 

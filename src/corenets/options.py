@@ -55,6 +55,26 @@ class Range:
         return value
 
 
+# names other libraries use for an option corenets spells differently: offered when difflib finds nothing close
+ALIASES = {"learning_rate": "lr", "patience": "early_stopping", "clipnorm": "grad_clip", "clip_grad_norm": "grad_clip",
+           "max_norm": "grad_clip", "l2": "weight_decay", "decay": "weight_decay", "num_epochs": "epochs",
+           "units": "hidden_size", "num_layers": "layers", "hidden_layers": "hidden", "embedding_dim": "embed_dim",
+           "scheduler": "schedule", "lr_schedule": "schedule", "smoothing": "label_smoothing"}
+
+
+def suggest(word: Any, choices: Any, prefix: str = "") -> str:
+    """"did you mean 'x'? " for the choice closest to a mistyped `word` (difflib), or "" when none is close."""
+    import difflib
+
+    text, names = str(word)[:100], [str(c) for c in choices]
+    found = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
+    if not found:  # a different case or separator (Quickstart, fashion-mnist), or another library's name
+        fold = {n.lower().replace("-", "_"): n for n in names}
+        key = text.lower().replace("-", "_")
+        found = [fold[key]] if key in fold else [ALIASES[key]] if ALIASES.get(key) in names else []
+    return f"did you mean {prefix + found[0]!r}? " if found else ""
+
+
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Annotated:
@@ -175,9 +195,9 @@ def check_options(options: dict[str, Any], builder: Any, params: dict[str, inspe
     for key, value in options.items():
         if key not in params:
             valid = ", ".join(sorted(params)) or "(none)"
-            raise ConfigError(f"unknown option {where}.{str(key)[:60]}; valid keys are: {valid}")
+            raise ConfigError(f"unknown option {where}.{str(key)[:60]}; {suggest(key, params, where + '.')}valid keys are: {valid}")
         out[key] = coerce(value, found.get(key, params[key].annotation), f"{where}.{key}")
     return out
 
 
-__all__ = ["Range", "check_options", "coerce", "hints", "shown"]
+__all__ = ["Range", "check_options", "coerce", "hints", "shown", "suggest"]

@@ -11,6 +11,7 @@ import inspect
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import ConfigError
+from .options import suggest
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -51,7 +52,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             raise ConfigError(
-                f"unknown {self.kind} '{name}'; choose one of: {', '.join(sorted(self._items))}"
+                f"unknown {self.kind} '{name}'; {suggest(name, self._items)}choose one of: {', '.join(sorted(self._items))}"
             ) from None
 
     def __contains__(self, name: object) -> bool:

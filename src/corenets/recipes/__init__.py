@@ -6,6 +6,7 @@ from importlib import resources
 
 from ..config import RunConfig, from_dict, parse_yaml
 from ..errors import ConfigError
+from ..options import suggest
 
 
 def recipe_names() -> list[str]:
@@ -21,7 +22,7 @@ def _raw(name: str) -> dict:
 def load_recipe(name: str) -> RunConfig:
     names = recipe_names()
     if name not in names:
-        raise ConfigError(f"unknown recipe {name[:100]!r}; choose one of: {', '.join(names)}")
+        raise ConfigError(f"unknown recipe {name[:100]!r}; {suggest(name, names)}choose one of: {', '.join(names)}")
     raw = _raw(name)
     if isinstance(raw, dict):
         raw["name"] = name  # the recipe's name names its run folders
