@@ -30,6 +30,11 @@ def shown(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _num(b: float) -> str:
+    """A bound as a person reads it: 2,147,483,647 rather than 2.14748e+09; 1e-08 stays as it is."""
+    return f"{int(b):,}" if float(b).is_integer() and abs(b) < 1e15 else f"{b:g}"
+
+
 class Range:
     """Bounds for a number, or for each number of a list: ``Annotated[float, Range(gt=0)]``."""
 
@@ -38,8 +43,8 @@ class Range:
         self.ge, self.gt, self.le, self.lt, self.why = ge, gt, le, lt, why
 
     def __repr__(self) -> str:
-        parts = [f">= {self.ge:g}" if self.ge is not None else "", f"> {self.gt:g}" if self.gt is not None else "",
-                 f"<= {self.le:g}" if self.le is not None else "", f"< {self.lt:g}" if self.lt is not None else ""]
+        parts = [f"{op} {_num(b)}" for op, b in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                 if b is not None]
         return " and ".join(p for p in parts if p) + (f" ({self.why})" if self.why else "")
 
     def contains(self, v: float) -> bool:
