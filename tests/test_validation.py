@@ -40,7 +40,7 @@ def nothing_under(path: Path) -> bool:
     ("train.batch_size=0", ">= 1"), ("train.batch_size=-1", ">= 1"), ("train.eval_batch_size=0", ">= 1"),
     ("train.step_size=0", ">= 1"), ("train.epochs=0", ">= 1"), ("train.epochs=-3", ">= 1"),
     ("train.lr=-1", "> 0"), ("train.lr=0", "> 0"), ("train.label_smoothing=5", "< 1"), ("train.momentum=1", "< 1"),
-    ("seed=-1", ">= 0"), ("seed=99999999999999999999", "<= 4.29497e+09"), ("data.val_fraction=1", "< 1"),
+    ("seed=-1", ">= 0"), ("seed=99999999999999999999", "<= 4,294,967,295"), ("data.val_fraction=1", "< 1"),
     ("model.members=0", ">= 1"), ("train.ema=1", "< 1"), ("threads=-2", ">= 0"),
 ])
 def test_out_of_range_settings_name_the_key_value_and_range(setting, allowed):
