@@ -15,7 +15,16 @@ def _arguments(p):
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--max-upload-mb", type=float, default=10, help="largest request body accepted (default 10 MB)")
-    p.add_argument("--max-pixels", type=int, default=40_000_000, help="largest image accepted, in pixels (default 40M)")
+    p.add_argument("--max-pixels", type=int, default=40_000_000,
+                   help="largest image accepted, in pixels, read from its header before decoding (default 40M)")
+    p.add_argument("--max-request-pixels", type=int, default=40_000_000,
+                   help="most pixels of all the images of one request together, from their headers before decoding; "
+                        "also the pixels decoded at once across requests (default 40M)")
+    p.add_argument("--max-texts", type=int, default=1_000, help="most sentences per request (default 1000)")
+    p.add_argument("--max-text-chars", type=int, default=10_000, help="most characters per sentence (default 10000)")
+    p.add_argument("--max-rows", type=int, default=10_000, help="most table or number rows per request (default 10000)")
+    p.add_argument("--max-prices", type=int, default=100_000,
+                   help="most prices per forecast request, or lines of its CSV (default 100000)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads per server process (default 1: batching and the web work already use "
                         "the cores; 0: torch default)")
@@ -35,10 +44,15 @@ def cmd_serve(args) -> int:
         raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
     if args.threads < 0:
         raise ConfigError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
+    if not 0 < args.max_upload_mb <= 1_000_000:  # also refuses nan and inf
+        raise ConfigError(f"--max-upload-mb must be above 0 and at most 1000000, got {args.max_upload_mb}")
     from ..serve.app import ENV, serving_app
+    from ..serve.model import LIMITS, limits_from
 
+    limits = {name: getattr(args, name) for name in LIMITS}
+    limits_from(**limits)  # each limit 1 or more, refused here in one line
     settings = {"run_dir": str(Path(args.run).resolve()), "threads": args.threads,
-                "max_upload_mb": args.max_upload_mb, "max_pixels": args.max_pixels}
+                "max_upload_mb": args.max_upload_mb, **limits}
     app = serving_app(**settings)  # with several workers too: a bad run folder fails here, in one clear line
     card = app.state.served.card
     if args.host not in ("127.0.0.1", "localhost", "::1"):

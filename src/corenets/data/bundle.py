@@ -44,9 +44,20 @@ class Inputs:
 
 @dataclass
 class Limits:
-    """What one request (or one `corenets predict`) may hand over; bigger inputs are refused before decoding."""
+    """What one request (or one `corenets predict`) may hand over; bigger inputs are refused before decoding.
+
+    Each field is a `corenets serve` option of the same name (max_texts: --max-texts); docs/guides/serving.md.
+    """
 
     max_pixels: int = 40_000_000  # per image, read from its header
+    max_request_pixels: int = 40_000_000  # all the images of one request, summed from their headers
+    max_texts: int = 1_000  # sentences per request
+    max_text_chars: int = 10_000  # characters per sentence (the model reads its first max_len tokens anyway)
+    max_rows: int = 10_000  # table or number rows per request (JSON rows, or CSV lines)
+    max_prices: int = 100_000  # prices per request (all rows together), or lines of a price CSV
+    # the server's gate around decoding: decoding(pixels) is a context manager that waits until that many decoded
+    # pixels fit the server's budget across concurrent requests (None: decode at once)
+    decoding: Callable[[int], Any] | None = None
 
 
 @dataclass
@@ -141,16 +152,27 @@ class Preprocessing:
             raise InputError(f"predict on this run takes one CSV file of rows, got {len(args)} arguments")
         return CliInputs(read_csv(args[0]).to_numpy())
 
+    def http_body(self, limits: Limits) -> Any:
+        """The pydantic model of this kind's JSON request body (data/http_body.py), bounded by `limits`; None when
+        the kind takes files only. The server validates every JSON body with it before http_json sees it."""
+        from .http_body import Number, body_model, bounded_list
+
+        return body_model("RowsBody", "Rows of numbers, in the training column order.",
+                          rows=(bounded_list(list[Number], limits, "max_rows", "rows"), ...))
+
     def http_json(self, body: Any, limits: Limits) -> Any:
-        """A JSON request body -> raw inputs for prepare()."""
+        """A JSON request body, as http_body validated it -> raw inputs for prepare()."""
         rows = body.get("rows") if isinstance(body, dict) else body
         if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
             raise InputError(f"send JSON {{\"rows\": [[numbers], ...]}}; {self.hint()}")
+        if len({len(r) for r in rows}) > 1:
+            raise InputError(f"the rows differ in length ({', '.join(str(n) for n in sorted({len(r) for r in rows})[:6])});"
+                             f" every row needs one number per column; {self.hint()}")
         return rows
 
     def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> Any:
         """Uploaded files (name, bytes) -> raw inputs for prepare()."""
-        return _one_csv(files, self).to_numpy()
+        return _one_csv(files, self, limits).to_numpy()
 
     def card(self, limits: Limits) -> dict[str, Any]:
         """The kind's fields of the model card (/info) and of the page's input widget."""
@@ -190,8 +212,9 @@ class Preprocessing:
         return Preprocessing.kinds[kind](**d.get("state", {}))
 
 
-def _one_csv(files: list[tuple[str, bytes]], kind: Preprocessing) -> Any:
-    """The one uploaded CSV of a request, as a DataFrame."""
+def _one_csv(files: list[tuple[str, bytes]], kind: Preprocessing, limits: Limits | None = None,
+             limit: str = "max_rows") -> Any:
+    """The one uploaded CSV of a request, as a DataFrame; more lines than `limits.<limit>` are refused unread."""
     import io
 
     import pandas as pd
@@ -201,6 +224,11 @@ def _one_csv(files: list[tuple[str, bytes]], kind: Preprocessing) -> Any:
     name, data = files[0]
     if not data.strip():
         raise InputError(f"{name}: the CSV file is empty; it needs a header row and data rows")
+    bound = getattr(limits, limit) if limits is not None else None
+    lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1  # data lines, after the header
+    if bound is not None and lines > bound:
+        raise InputError(f"{name} has {lines:,} rows, over this server's limit of {bound:,} per request "
+                         f"(corenets serve --{limit.replace('_', '-')}); send fewer rows", 413)
     try:
         df = pd.read_csv(io.BytesIO(data), encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:

@@ -80,6 +80,18 @@ def to_pixels(img, size: tuple[int, int], mode: str) -> np.ndarray:
 
 def read_upload(name: str, data: bytes, max_pixels: int):
     """An uploaded file -> a decoded PIL image, judged by content (not name); bombs refused from the header."""
+    from ..errors import InputError
+
+    upload_pixels(name, data, max_pixels)
+    try:
+        return load_image(data)
+    except DataError as e:
+        raise InputError(str(e).replace("<bytes>", name)) from None
+
+
+def upload_pixels(name: str, data: bytes, max_pixels: int) -> int:
+    """An uploaded image's pixel count, from its header alone (nothing decoded); InputError 413 over max_pixels,
+    415 for content that is not an image."""
     import io
 
     from PIL import Image, UnidentifiedImageError
@@ -99,11 +111,9 @@ def read_upload(name: str, data: bytes, max_pixels: int):
                          "file", 415) from None
     if w * h > max_pixels:
         raise InputError(f"{name} is {w}x{h} = {w * h:,} pixels, more than the server's limit of "
-                         f"{max_pixels:,} (a possible decompression bomb); shrink the image first", 413)
-    try:
-        return load_image(data)
-    except DataError as e:
-        raise InputError(str(e).replace("<bytes>", name)) from None
+                         f"{max_pixels:,} (a possible decompression bomb; corenets serve --max-pixels); "
+                         "shrink the image first", 413)
+    return w * h
 
 
 def is_grayscale(img) -> bool:

@@ -125,16 +125,25 @@ class TablePreprocessing(Preprocessing):
             raise InputError(f"predict on a table run takes one CSV file of rows, got {len(args)} arguments")
         return CliInputs(read_csv(args[0]))
 
+    def http_body(self, limits: Limits) -> Any:
+        from .http_body import Scalar, body_model, bounded_list
+
+        return body_model("TableBody", "Rows as objects {column: number, category or null}, with the training columns.",
+                          rows=(bounded_list(dict[str, Scalar], limits, "max_rows", "rows"), ...))
+
     def http_json(self, body: Any, limits: Limits) -> "Any":
         rows = body.get("rows") if isinstance(body, dict) else body
         if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
             raise InputError('send JSON {"rows": [{"column": value, ...}, ...]} with the training columns')
-        return self._with_columns(self.frame(rows))
+        # only the training columns: keys the model does not read never become columns of the frame (rows that each
+        # name 50 new keys would otherwise build a frame of rows x all their keys)
+        wanted = set(self.columns)
+        return self._with_columns(self.frame([{k: v for k, v in r.items() if k in wanted} for r in rows]))
 
     def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> "Any":
         from .bundle import _one_csv
 
-        return self._with_columns(_one_csv(files, self))
+        return self._with_columns(_one_csv(files, self, limits))
 
     def _with_columns(self, df: "Any") -> "Any":
         missing = [c for c in self.columns if c not in df.columns]

@@ -122,8 +122,15 @@ class TextPreprocessing(Preprocessing):
             args = [line for line in Path(args[0]).read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
         return CliInputs(args, [t if len(t) <= 60 else t[:57] + "..." for t in args], "text")
 
+    def http_body(self, limits: Limits) -> Any:
+        from .http_body import body_model, bounded_list, bounded_text
+
+        text = bounded_text(limits)
+        return body_model("TextBody", 'One sentence as "text", or several as "texts".',
+                          text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
+
     def http_json(self, body: Any, limits: Limits) -> list[str]:
-        texts = body.get("texts", body.get("text")) if isinstance(body, dict) else body
+        texts = (body.get("texts") or body.get("text")) if isinstance(body, dict) else body
         if isinstance(texts, str):
             texts = [texts]
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
@@ -136,7 +143,9 @@ class TextPreprocessing(Preprocessing):
     def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> list[str]:
         """Text files: one sentence per line, blank lines skipped."""
         lines = [ln for _, data in files for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-        return self.http_json({"texts": lines or [""]}, limits)
+        from .http_body import parse_values
+
+        return self.http_json(parse_values(self.http_body(limits), {"texts": lines or [""]}, self.hint()), limits)
 
     def card(self, limits: Limits) -> dict[str, Any]:
         return {"text": {"max_tokens": self.state["max_len"], "vocabulary": len(self.state["vocab"])}}

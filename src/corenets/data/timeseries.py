@@ -123,6 +123,12 @@ class SeriesPreprocessing(Preprocessing):
             raise InputError(f"predict on a series run takes one CSV file (its last rows are the window), got {len(args)}")
         return CliInputs(args[0])
 
+    def http_body(self, limits: Limits) -> Any:
+        from .http_body import Number, body_model, bounded_list
+
+        return body_model("SeriesBody", f"At least the last {self.needs} prices, oldest first.",
+                          prices=(bounded_list(Number, limits, "max_prices", "prices"), ...))
+
     def http_json(self, body: Any, limits: Limits) -> np.ndarray:
         prices = body.get("prices") if isinstance(body, dict) else body
         if not isinstance(prices, list) or not prices:
@@ -137,7 +143,7 @@ class SeriesPreprocessing(Preprocessing):
 
         from .bundle import _one_csv
 
-        _one_csv(files, self)  # one file, not empty, a CSV
+        _one_csv(files, self, limits, "max_prices")  # one file, not empty, a CSV, at most --max-prices lines
         s = self.state
         with tempfile.NamedTemporaryFile(suffix=".csv") as f:  # read_series reads a path, with its own checks
             f.write(files[0][1])

@@ -89,11 +89,28 @@ class ImagePreprocessing(Preprocessing):
     def http_json(self, body: Any, limits: Limits) -> Any:
         raise InputError(f"images are sent as files, not JSON; {self.hint()}", 415)
 
-    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> list[Any]:
-        """Decode uploaded files as images (by content, not by name), refusing bombs before decoding."""
-        from .images import read_upload
+    def http_body(self, limits: Limits) -> Any:
+        return None  # images come as files only
 
-        return [read_upload(name, data, limits.max_pixels) for name, data in files]
+    def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> np.ndarray:
+        """Uploaded files, decoded as images (by content, not by name) -> uint8 (N, C, H, W) pixels of the model's size.
+
+        Every header is read first: an image over limits.max_pixels, or images over limits.max_request_pixels
+        together, are refused (413) before any is decoded. Then each is decoded (inside the server's pixel budget,
+        limits.decoding) and shrunk to the model's size at once, so a request holds one full-size image at a time.
+        """
+        from contextlib import nullcontext
+
+        from .images import read_upload, to_pixels, upload_pixels
+
+        total = sum(upload_pixels(name, data, limits.max_pixels) for name, data in files)
+        if total > limits.max_request_pixels:
+            raise InputError(f"the {len(files)} images hold {total:,} pixels together, over this server's limit of "
+                             f"{limits.max_request_pixels:,} per request (corenets serve --max-request-pixels); "
+                             "send fewer or smaller images", 413)
+        with (limits.decoding or (lambda n: nullcontext()))(total):
+            return np.stack([to_pixels(read_upload(name, data, limits.max_pixels), self.shape[1:], self.mode)
+                             for name, data in files])
 
     def card(self, limits: Limits) -> dict[str, Any]:
         c, h, w = self.shape

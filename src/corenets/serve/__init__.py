@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 
-def create_app(run_dir, max_upload_mb: float = 10, max_pixels: int = 40_000_000, top_k: int = 5):
+def create_app(run_dir, max_upload_mb: float = 10, top_k: int = 5, **limits):
     """See corenets.serve.app.create_app."""
     from .app import create_app as _create
 
-    return _create(run_dir, max_upload_mb=max_upload_mb, max_pixels=max_pixels, top_k=top_k)
+    return _create(run_dir, max_upload_mb=max_upload_mb, top_k=top_k, **limits)
 
 
 __all__ = ["create_app"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
+from . import schema
 from .batcher import ImageBatcher
 from .model import InputError, ServedModel
 
@@ -73,32 +75,32 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int = 40_000_000, top_k: int = 5):
+# Modules that add routes: each has `routes(app, served)`, called by create_app after the core routes (a route of
+# its own, such as POST /explain, without touching this file's routes). Append a module's name to add it.
+EXTENSIONS: list[str] = []
+
+
+def create_app(run_dir: str | Path, max_upload_mb: float = 10, top_k: int = 5, **limits: Any):
     """A FastAPI app serving one run folder.
 
     Args:
-        run_dir: a folder made by `corenets run`; its model is loaded once, here.
+        run_dir: a folder made by `corenets run`; its model is loaded (and the folder checked) once, here.
         max_upload_mb: request bodies larger than this are refused with 413.
-        max_pixels: images with more pixels are refused with 413 before decoding (decompression bombs).
         top_k: classes returned per input.
+        **limits: per-request limits, refused with 413 before decoding: max_pixels (per image), max_request_pixels,
+            max_texts, max_text_chars, max_rows, max_prices (corenets.data.bundle.Limits; docs/guides/serving.md).
     Returns:
         The app; run it with uvicorn, or test it with fastapi.testclient.TestClient.
     """
-    served = ServedModel(run_dir, max_pixels=max_pixels, top_k=top_k)
+    served = ServedModel(run_dir, top_k=top_k, **limits)
     app = FastAPI(title=f"corenets: {served.card['run']}", version=str(served.card.get("corenets_version")),
                   description=f"{served.card['model']} on {served.card['dataset']}. {served.hint()}.")
     app.state.served = served
     # images from concurrent requests share one forward pass; other kinds (padding, CSVs) go alone
     batcher = app.state.batcher = ImageBatcher(served) if served.pre.batch_uploads else None
     app.add_middleware(BodyLimit, limit=int(max_upload_mb * 2**20))
-
-    @app.exception_handler(InputError)
-    async def _input_error(request: Request, e: InputError):
-        return JSONResponse({"error": str(e)}, status_code=e.status)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, e: Exception):  # pragma: no cover - a bug, but still JSON and still serving
-        return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
+    app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(Exception, _unexpected)
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -113,25 +115,34 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, max_pixels: int =
         """The model card: recipe, dataset, classes, test metrics, parameter count, date trained, expected input."""
         return served.card
 
-    @app.post("/predict")
-    async def predict(request: Request) -> dict[str, Any]:
+    @app.post("/predict", responses=schema.responses(),
+              openapi_extra={"requestBody": schema.request_body(served.body, served.hint())})
+    async def predict(request: Request):
         """Images or a CSV as multipart field `file` (repeat it for a batch); JSON for text, rows and prices."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "multipart/form-data":
             uploads = await _uploads(request, served)
-            if batcher is not None:
-                return JSONResponse(await batcher.predict(uploads))
-            return JSONResponse(await run_in_threadpool(_from_files, served, uploads))
+            names = [n for n, _ in uploads]
+            if batcher is None:
+                return JSONResponse(await run_in_threadpool(_from_files, served, uploads))
+            pixels = await run_in_threadpool(served.files, uploads)  # decoded off the event loop, within the budget
+            return JSONResponse(await batcher.predict(pixels, names))
         if ctype in ("application/json", ""):
-            raw = await request.body()
-            try:
-                body = json.loads(raw) if raw else None
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise InputError(f"the body is not valid JSON ({e}); {served.hint()}", 400) from None
-            return JSONResponse(await run_in_threadpool(_from_json, served, body))
+            raw = await request.body()  # at most --max-upload-mb (BodyLimit); parsed and validated in a thread
+            return JSONResponse(await run_in_threadpool(_from_json, served, raw))
         raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
 
+    for name in EXTENSIONS:
+        import_module(name).routes(app, served)
     return app
+
+
+async def _input_error(request: Request, e: InputError) -> JSONResponse:
+    return JSONResponse({"error": str(e)}, status_code=e.status)
+
+
+async def _unexpected(request: Request, e: Exception) -> JSONResponse:  # pragma: no cover - a bug: still JSON, still serving
+    return JSONResponse({"error": f"internal error: {type(e).__name__}: {str(e)[:200]}"}, status_code=500)
 
 
 async def _uploads(request: Request, served: ServedModel) -> list[tuple[str, bytes]]:
@@ -150,7 +161,7 @@ async def _uploads(request: Request, served: ServedModel) -> list[tuple[str, byt
     return uploads
 
 
-def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10, max_pixels: int = 40_000_000):
+def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10, **limits: Any):
     """create_app, with this process set up to serve: `threads` torch intra-op threads (0: torch's default), and
     everything loaded so far frozen out of the garbage collector. Without the freeze, each full collection walks
     the hundreds of thousands of objects of torch, FastAPI and the model, a pause of tens of ms under load."""
@@ -158,7 +169,7 @@ def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10
 
     if threads > 0:
         torch.set_num_threads(threads)
-    app = create_app(run_dir, max_upload_mb=max_upload_mb, max_pixels=max_pixels)
+    app = create_app(run_dir, max_upload_mb=max_upload_mb, **limits)
     gc.collect()
     gc.freeze()
     return app
@@ -178,5 +189,5 @@ def _from_files(served: ServedModel, uploads: list[tuple[str, bytes]]) -> dict[s
     return served.predict(served.files(uploads), [n for n, _ in uploads])
 
 
-def _from_json(served: ServedModel, body: Any) -> dict[str, Any]:
-    return served.predict(served.json(body))
+def _from_json(served: ServedModel, raw: bytes) -> dict[str, Any]:
+    return served.predict(served.json(raw))

@@ -6,9 +6,12 @@ waits for nothing (a batch of one), and under load the per-request cost of the f
 and of the Python around it is shared. This also means torch is never called from many
 threads at once, which on a few cores only adds switching.
 
-Each request is decoded on its own, so a bad upload fails only its own request. If the
-batched forward pass itself fails, every request of that batch is retried alone, so one
-input cannot poison the answers of the others.
+Requests arrive decoded: each request's uploads are decoded and shrunk to the model's size in
+its own thread, inside the server's pixel budget (ServedModel.files), so a bad upload fails only
+its own request and a large one never holds up this thread. A batch is therefore at most
+`max_images` images of the model's size (64 x 28 x 28 pixels for Fashion-MNIST): the work of one
+batch is bounded, whatever the uploads were. If the batched forward pass itself fails, every
+request of that batch is retried alone, so one input cannot poison the answers of the others.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
+
 from .model import ServedModel
 
 
 class _Job:
-    __slots__ = ("uploads", "future")
+    __slots__ = ("pixels", "names", "future")
 
-    def __init__(self, uploads: list[tuple[str, bytes]]):
-        self.uploads = uploads
+    def __init__(self, pixels: np.ndarray, names: list[str]):
+        self.pixels, self.names = pixels, names  # uint8 (n, C, H, W) of the model's size; a name per image
         self.future: Future = Future()
 
 
@@ -47,14 +52,14 @@ class ImageBatcher:
         self.batches = 0  # forward passes so far; with `images`, the mean batch size
         self.images = 0
 
-    async def predict(self, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
-        """The same answer as ServedModel.predict(served.image_batch(uploads), names), up to float rounding."""
-        return await asyncio.wrap_future(self.submit(uploads))
+    async def predict(self, pixels: np.ndarray, names: list[str]) -> dict[str, Any]:
+        """The same answer as ServedModel.predict(pixels, names), up to float rounding."""
+        return await asyncio.wrap_future(self.submit(pixels, names))
 
-    def submit(self, uploads: list[tuple[str, bytes]]) -> Future:
-        """Queue one request's uploads; the future gets its answer dict or its InputError."""
+    def submit(self, pixels: np.ndarray, names: list[str]) -> Future:
+        """Queue one request's decoded images (served.files(uploads)); the future gets its answer or its InputError."""
         self._start()
-        job = _Job(uploads)
+        job = _Job(pixels, names)
         self._queue.put(job)
         return job.future
 
@@ -68,17 +73,17 @@ class ImageBatcher:
     def _next_batch(self) -> list[_Job]:
         first = self._held or self._queue.get()  # blocks while idle
         self._held = None
-        jobs, n = [first], len(first.uploads)
+        jobs, n = [first], len(first.pixels)
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 return jobs
-            if n + len(job.uploads) > self.max_images:
+            if n + len(job.pixels) > self.max_images:
                 self._held = job
                 return jobs
             jobs.append(job)
-            n += len(job.uploads)
+            n += len(job.pixels)
 
     def _loop(self) -> None:
         while True:
@@ -91,29 +96,23 @@ class ImageBatcher:
                         job.future.set_exception(e)
 
     def run_batch(self, jobs: list[_Job]) -> None:
-        """Decode each job, predict all decoded images in one pass, and settle every job's future."""
-        served = self.served
-        decoded = []
-        for job in jobs:
-            try:
-                decoded.append((job, served.image_batch(job.uploads)))
-            except Exception as e:  # noqa: BLE001 - an InputError (or a bug) belongs to this request only
-                job.future.set_exception(e)
-        if not decoded:
+        """Predict the images of all jobs in one pass, and settle every job's future."""
+        if not jobs:
             return
-        names = [n for job, _ in decoded for n, _ in job.uploads]
+        served = self.served
+        names = [n for job in jobs for n in job.names]
         try:
-            out = served.predict([im for _, ims in decoded for im in ims], names)
+            out = served.predict(np.concatenate([job.pixels for job in jobs]), names)
         except Exception:  # noqa: BLE001 - find out whose input it was: each job again, alone
-            for job, ims in decoded:
+            for job in jobs:
                 try:
-                    job.future.set_result(served.predict(ims, [n for n, _ in job.uploads]))
+                    job.future.set_result(served.predict(job.pixels, job.names))
                 except Exception as e:  # noqa: BLE001
                     job.future.set_exception(e)
             return
         self.batches += 1
         self.images += len(names)
         preds, start = out["predictions"], 0
-        for job, ims in decoded:
-            job.future.set_result({**out, "predictions": preds[start:start + len(ims)]})
-            start += len(ims)
+        for job in jobs:
+            job.future.set_result({**out, "predictions": preds[start:start + len(job.pixels)]})
+            start += len(job.pixels)

@@ -7,16 +7,61 @@ a JSON error response and goes on serving.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from ..data.bundle import Limits
-from ..errors import CorenetsError, InputError
+from ..errors import ConfigError, CorenetsError, InputError
 
-__all__ = ["InputError", "ServedModel"]
+__all__ = ["InputError", "PixelBudget", "ServedModel", "limits_from"]
+LIMITS = tuple(f.name for f in fields(Limits) if f.name != "decoding")  # the request limits, each a serve flag
+
+
+def limits_from(**values: Any) -> Limits:
+    """Limits from `corenets serve` settings; a limit below 1 is refused (ConfigError naming the flag)."""
+    unknown = sorted(set(values) - set(LIMITS))
+    if unknown:
+        raise TypeError(f"unknown limit(s) {unknown}; the limits are {', '.join(LIMITS)}")
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number of 1 or more, got {str(v)[:40]}")
+    return Limits(**values)
+
+
+class PixelBudget:
+    """At most `limit` decoded image pixels at once across all requests of this process.
+
+    A request enters in arrival order once its pixels fit, so one waits only for the decodes admitted before it:
+    never for longer than decoding `limit` pixels (plus its own turn), however many large requests follow it.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+
+    @contextmanager
+    def __call__(self, pixels: int) -> Iterator[None]:
+        n, me = min(pixels, self.limit), object()
+        with self._cond:
+            self._queue.append(me)
+            self._cond.wait_for(lambda: self._queue[0] is me and self.used + n <= self.limit)
+            self._queue.popleft()
+            self.used += n
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= n
+                self._cond.notify_all()
 
 
 class ServedModel:
@@ -25,25 +70,31 @@ class ServedModel:
     What the requests may hold, how they are parsed and what the card and page show is the run's input kind's
     (`run.preprocessing.reader()`): this class never asks which kind it serves.
 
+    The whole folder is checked here, so a server never starts on a folder it cannot answer from: model.pt
+    (load_run), config.yaml when there is one (the settings predict reads) and metrics.json (corenets.record).
+
     Args:
         run_dir: a folder made by `corenets run`.
-        max_pixels: images with more pixels than this are refused before they are decoded.
         top_k: classes returned per input.
+        **limits: request limits, Limits fields (max_pixels, max_request_pixels, max_texts, ...); see Limits.
     """
 
-    def __init__(self, run_dir: str | Path, max_pixels: int = 40_000_000, top_k: int = 5):
+    def __init__(self, run_dir: str | Path, top_k: int = 5, **limits: Any):
         from ..data import datasets
         from ..runs import load_run
 
+        self.limits = limits_from(**limits)
         datasets()  # registers every Preprocessing kind (image, text, ...) before model.pt names one
         self.run = load_run(run_dir)
+        _check_config(self.run.path)
         self.run.model.eval()
         for p in self.run.model.parameters():
             p.requires_grad_(False)  # inference only; also makes the weights plainly read-only for the threads
         self.pre = self.run.preprocessing.reader()  # the kind that reads raw inputs
         self.kind = self.pre.input_name  # the page's input widget
-        self.limits = Limits(max_pixels=max_pixels)
-        self.max_pixels = max_pixels
+        self.limits.decoding = PixelBudget(self.limits.max_request_pixels)
+        self.max_pixels = self.limits.max_pixels
+        self.body = self.pre.http_body(self.limits)  # the JSON body's pydantic model; None: files only
         self.top_k = top_k
         self.card = self._card()
 
@@ -84,13 +135,14 @@ class ServedModel:
         """Uploaded files (name, bytes) -> raw inputs for predict, refused with an InputError as the kind says."""
         return _refusing(self.pre.http_files, uploads, self.limits)
 
-    def image_batch(self, uploads: list[tuple[str, bytes]]) -> Any:
-        """The name the upload batcher calls: files()."""
-        return self.files(uploads)
+    def json(self, raw: bytes) -> Any:
+        """A JSON body's bytes -> raw inputs for predict: validated by the kind's body model (bounded size and
+        depth, numbers that fit a float), then read by the kind."""
+        if self.body is None:
+            return _refusing(self.pre.http_json, None, self.limits)  # a files-only kind says how to send files
+        from ..data.http_body import parse
 
-    def json(self, body: Any) -> Any:
-        """A parsed JSON body -> raw inputs for predict."""
-        return _refusing(self.pre.http_json, body, self.limits)
+        return _refusing(self.pre.http_json, parse(self.body, raw, self.hint()), self.limits)
 
     def hint(self) -> str:
         return self.pre.hint()
@@ -138,3 +190,17 @@ def _refusing(parse, *args: Any) -> Any:
         raise InputError(str(e)) from None
     except (ValueError, TypeError, OverflowError) as e:  # e.g. pandas given rows it cannot line up
         raise InputError(f"the request could not be read ({str(e).splitlines()[0][:160]})") from None
+
+
+def _check_config(run_dir: Path) -> None:
+    """config.yaml, when the folder has one, must load: predict reads its eval batch size on every request."""
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return  # a folder with model.pt only (written by hand, or by an older corenets): the defaults apply
+    from ..config import load_yaml
+
+    try:
+        load_yaml(path)
+    except CorenetsError as e:
+        raise ConfigError(f"{path} is invalid, so the server would refuse every request: "
+                          f"{str(e).splitlines()[0][:200]}; fix or restore it") from None

@@ -1,0 +1,111 @@
+"""The server's JSON request bodies: one validation layer, with pydantic (which FastAPI ships).
+
+Each input kind builds its body model with `body_model` from the pieces here (`Http.number`, `Http.texts`, ...),
+each bounded by a field of the server's `Limits`. The server hands the raw bytes to `parse`: pydantic reads the
+JSON in Rust, with a nesting limit, so a body nested 2,000 deep is a 400, not a RecursionError, and an integer
+10**400 where a number goes is a 422 ("a finite number"), not an OverflowError. A count over a limit is a 413
+whose message names the `corenets serve` flag that raises it. The kind's `http_json` then gets plain values.
+
+Imported only by the kinds' `http_body` (that is, only when serving), so pydantic stays an optional extra.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic_core import PydanticCustomError
+
+from ..errors import InputError
+
+TOO_MANY = "over_limit"  # the error type of a count over a server limit: HTTP 413
+Number = Annotated[float, Field(allow_inf_nan=False)]  # JSON numbers only; 1e400 or 10**400: "a finite number"
+
+
+def flag(limit: str) -> str:
+    """The `corenets serve` option that sets a Limits field: max_texts -> --max-texts."""
+    return "--" + limit.replace("_", "-")
+
+
+def _count_check(limit: str, bound: int, what: str, count=len):
+    def check(v: Any) -> Any:
+        if isinstance(v, (list, str)):
+            n = count(v)
+            if n > bound:
+                raise PydanticCustomError(TOO_MANY, "{n} {what}, over this server's limit of {bound} per request "
+                                                    "(corenets serve {flag})",
+                                          {"n": f"{n:,}", "what": what, "bound": f"{bound:,}", "flag": flag(limit)})
+        return v
+    return BeforeValidator(check)
+
+
+def bounded_list(item: Any, limits: Any, limit: str, what: str, count=len) -> Any:
+    """A JSON array of `item`, at most `limits.<limit>` long (by `count`): a 413 naming the flag beyond it."""
+    bound = getattr(limits, limit)
+    if count is len:
+        return Annotated[list[item], _count_check(limit, bound, what), Field(min_length=1, max_length=bound)]
+    return Annotated[list[item], _count_check(limit, bound, what, count), Field(min_length=1)]
+
+
+def bounded_text(limits: Any) -> Any:
+    """A string of at most `limits.max_text_chars` characters."""
+    bound = limits.max_text_chars
+    return Annotated[str, _count_check("max_text_chars", bound, "characters in one text"), Field(max_length=bound)]
+
+
+def body_model(name: str, doc: str, **fields: Any) -> type[BaseModel]:
+    """A closed JSON object model (unknown keys are refused): fields as create_model takes them."""
+    config = ConfigDict(extra="forbid", title=name)
+    model = create_model(name, __config__=config, __doc__=doc, **fields)
+    return model
+
+
+def parse(model: type[BaseModel], raw: bytes, hint: str) -> dict[str, Any]:
+    """Raw body bytes -> the model's plain values; InputError 400 (not JSON), 413 (over a limit) or 422."""
+    if not raw:
+        raise InputError(f"the body is empty; {hint}", 400)
+    try:
+        return model.model_validate_json(raw).model_dump()
+    except ValidationError as e:
+        raise refusal(e, hint) from None
+
+
+def refusal(e: ValidationError, hint: str) -> InputError:
+    """The first error of a validation, in one line that names the key and the allowed form."""
+    errors = e.errors(include_url=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        why = first["msg"].removeprefix("Invalid JSON: ")
+        if "recursion limit" in why:
+            return InputError(f"the JSON body is nested too deeply ({why}); {hint}", 400)
+        return InputError(f"the body is not valid JSON ({why[:160]}); {hint}", 400)
+    where = ".".join(str(p) for p in first["loc"] if not _is_union_branch(p)) or "the body"
+    status = 413 if first["type"] == TOO_MANY else 422
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 and status == 422 else ""
+    got = first.get("input")
+    shown = "" if status == 413 or isinstance(got, (dict, list)) else f" (got {_cut(got)})"
+    return InputError(f"{where}: {first['msg'][:200]}{shown}{more}; {hint}", status)
+
+
+def _cut(value: Any, at: int = 40) -> str:
+    """repr of a scalar, cut to about `at` characters (an integer 10**400 has 401 digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:  # str() of a 5,000-digit int is itself an error
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= at else text[:at] + "..."
+
+
+def _is_union_branch(part: Any) -> bool:
+    """pydantic names the branch of a union it tried ('float', 'str', 'list[float]') in the error location."""
+    return isinstance(part, str) and (part in ("float", "str", "int", "bool", "none") or "[" in part)
+
+
+Scalar = Union[Number, str, None]  # a table cell: a number, a category, or null (missing)
+
+
+def parse_values(model: type[BaseModel], values: Any, hint: str) -> dict[str, Any]:
+    """Plain values (an uploaded text file's lines) -> the model's values, refused as parse refuses."""
+    try:
+        return model.model_validate(values).model_dump()
+    except ValidationError as e:
+        raise refusal(e, hint) from None
