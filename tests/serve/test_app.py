@@ -143,7 +143,7 @@ def test_regression_and_series_return_values(tmp_path):
     r2 = client.post("/predict", files={"file": ("prices.csv", csv.encode(), "text/csv")})
     assert r2.status_code == 200 and r2.json()["predictions"][0]["value"] == pytest.approx(r.json()["predictions"][0]["value"])
     short = client.post("/predict", json={"prices": prices[:3]})
-    assert short.status_code == 422 and "last 10 prices" in short.json()["error"]
+    assert short.status_code == 422 and "3 prices; this model needs at least 10" in short.json()["error"]
 
 
 # ------------------------------------------------------------------ refusals: 4xx JSON, and the server goes on

@@ -139,8 +139,11 @@ def test_an_integer_10_to_the_400_is_a_422_naming_the_key(clients):
     huge = "1" + "0" * 400
     row = '{"rows": [{"age": ' + huge + ', "income": 1, "city": "oslo"}]}'
     refused(post_json(clients["table"], row), 422, "rows.0.age", "401 digits")
-    refused(post_json(clients["series"], '{"prices": [' + huge + "]}"), 422, "prices.0", "valid number")
-    refused(post_json(clients["series"], '{"prices": [1e400]}'), 422, "prices.0", "finite number")
+    prices = ["100"] * 12
+    refused(post_json(clients["series"], '{"prices": [' + ", ".join(prices[:3] + [huge] + prices[4:]) + "]}"),
+            422, "prices.3", "valid number")
+    refused(post_json(clients["series"], '{"prices": [' + ", ".join(["1e400"] + prices[1:]) + "]}"),
+            422, "prices.0", "finite number")
 
 
 def test_rows_that_mix_objects_and_lists_are_a_422(clients, runs):

@@ -126,10 +126,12 @@ class TablePreprocessing(Preprocessing):
         return CliInputs(read_csv(args[0]))
 
     def http_body(self, limits: Limits) -> Any:
-        from .http_body import Scalar, body_model, bounded_list
+        from .http_body import body_model, bounded_list, row_model
 
-        return body_model("TableBody", "Rows as objects {column: number, category or null}, with the training columns.",
-                          rows=(bounded_list(dict[str, Scalar], limits, "max_rows", "rows"), ...))
+        row = row_model(self.state["numeric"], self.state["categorical"])
+        return body_model("TableBody", "Rows as objects {column: value}: every training column, a number for a numeric "
+                                       "one, a category for the others (null: missing).",
+                          rows=(bounded_list(row, limits, "max_rows", "rows"), ...))
 
     def http_json(self, body: Any, limits: Limits) -> "Any":
         rows = body.get("rows") if isinstance(body, dict) else body

@@ -126,8 +126,11 @@ class TextPreprocessing(Preprocessing):
         from .http_body import body_model, bounded_list, bounded_text
 
         text = bounded_text(limits)
-        return body_model("TextBody", 'One sentence as "text", or several as "texts".',
-                          text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
+        model = body_model("TextBody", 'One sentence as "text", or several as "texts".',
+                           text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
+        model.model_config["json_schema_extra"] = {"anyOf": [{"required": ["text"]}, {"required": ["texts"]}]}
+        model.model_rebuild(force=True)
+        return model
 
     def http_json(self, body: Any, limits: Limits) -> list[str]:
         texts = (body.get("texts") or body.get("text")) if isinstance(body, dict) else body

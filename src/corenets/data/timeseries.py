@@ -127,7 +127,7 @@ class SeriesPreprocessing(Preprocessing):
         from .http_body import Number, body_model, bounded_list
 
         return body_model("SeriesBody", f"At least the last {self.needs} prices, oldest first.",
-                          prices=(bounded_list(Number, limits, "max_prices", "prices"), ...))
+                          prices=(bounded_list(Number, limits, "max_prices", "prices", least=self.needs), ...))
 
     def http_json(self, body: Any, limits: Limits) -> np.ndarray:
         prices = body.get("prices") if isinstance(body, dict) else body

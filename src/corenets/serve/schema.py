@@ -66,10 +66,26 @@ def request_body(body_model: type[BaseModel] | None, files_doc: str) -> dict[str
     """The requestBody of POST /predict: JSON as the kind's body model says, and/or multipart files in field `file`."""
     content: dict[str, Any] = {}
     if body_model is not None:
-        schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema.pop("$defs", None)  # the body models are flat: no nested models to refer to
-        content["application/json"] = {"schema": schema}
+        content["application/json"] = {"schema": _inlined(body_model.model_json_schema())}
     content["multipart/form-data"] = {"schema": {  # every kind reads files: images, a CSV, or a text file
         "type": "object", "required": ["file"], "description": files_doc,
         "properties": {"file": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}}}}
     return {"required": True, "content": content}
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its $defs written in place of each reference (a table row's model), so it stands alone
+    inside the OpenAPI document, where "#/$defs/..." would point at the document's root."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
