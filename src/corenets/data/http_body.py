@@ -27,10 +27,13 @@ def flag(limit: str) -> str:
     return "--" + limit.replace("_", "-")
 
 
-def _count_check(limit: str, bound: int, what: str, count=len):
+def _count_check(limit: str, bound: int, what: str, least: int = 0):
     def check(v: Any) -> Any:
         if isinstance(v, (list, str)):
-            n = count(v)
+            n = len(v)
+            if n < least:
+                raise PydanticCustomError("too_few", "{n} {what}; this model needs at least {least}",
+                                          {"n": f"{n:,}", "what": what, "least": f"{least:,}"})
             if n > bound:
                 raise PydanticCustomError(TOO_MANY, "{n} {what}, over this server's limit of {bound} per request "
                                                     "(corenets serve {flag})",
@@ -39,18 +42,25 @@ def _count_check(limit: str, bound: int, what: str, count=len):
     return BeforeValidator(check)
 
 
-def bounded_list(item: Any, limits: Any, limit: str, what: str, count=len) -> Any:
-    """A JSON array of `item`, at most `limits.<limit>` long (by `count`): a 413 naming the flag beyond it."""
+def bounded_list(item: Any, limits: Any, limit: str, what: str, least: int = 1) -> Any:
+    """A JSON array of `item`, `least` to `limits.<limit>` long: a 413 naming the flag beyond it."""
     bound = getattr(limits, limit)
-    if count is len:
-        return Annotated[list[item], _count_check(limit, bound, what), Field(min_length=1, max_length=bound)]
-    return Annotated[list[item], _count_check(limit, bound, what, count), Field(min_length=1)]
+    least = min(least, bound)
+    return Annotated[list[item], _count_check(limit, bound, what, least), Field(min_length=least, max_length=bound)]
 
 
 def bounded_text(limits: Any) -> Any:
     """A string of at most `limits.max_text_chars` characters."""
     bound = limits.max_text_chars
     return Annotated[str, _count_check("max_text_chars", bound, "characters in one text"), Field(max_length=bound)]
+
+
+def row_model(numeric: list[str], categorical: list[str]) -> type[BaseModel]:
+    """One table row: every training column (a number for a numeric one, a category for the others; null is a
+    missing value). Other keys are allowed and ignored, so a row read from a wider table can be sent as it is."""
+    fields = {f"c{i}": (Union[Number, None], Field(..., alias=str(c))) for i, c in enumerate(numeric)}
+    fields.update({f"c{len(numeric) + i}": (Scalar, Field(..., alias=str(c))) for i, c in enumerate(categorical)})
+    return create_model("TableRow", __config__=ConfigDict(extra="allow", populate_by_name=False), **fields)
 
 
 def body_model(name: str, doc: str, **fields: Any) -> type[BaseModel]:
@@ -65,7 +75,7 @@ def parse(model: type[BaseModel], raw: bytes, hint: str) -> dict[str, Any]:
     if not raw:
         raise InputError(f"the body is empty; {hint}", 400)
     try:
-        return model.model_validate_json(raw).model_dump()
+        return model.model_validate_json(raw).model_dump(by_alias=True)
     except ValidationError as e:
         raise refusal(e, hint) from None
 
@@ -106,6 +116,6 @@ Scalar = Union[Number, str, None]  # a table cell: a number, a category, or null
 def parse_values(model: type[BaseModel], values: Any, hint: str) -> dict[str, Any]:
     """Plain values (an uploaded text file's lines) -> the model's values, refused as parse refuses."""
     try:
-        return model.model_validate(values).model_dump()
+        return model.model_validate(values).model_dump(by_alias=True)
     except ValidationError as e:
         raise refusal(e, hint) from None
