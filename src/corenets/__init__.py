@@ -4,8 +4,10 @@
     run_dir = cn.run_recipe("quickstart")            # train, evaluate, write a run folder
     bundle = cn.load_dataset("breast_cancer")        # train/val/test tensors + preprocessing
     model = cn.create_model("mlp", bundle.input_shape, bundle.num_outputs, hidden=[32])
-    history = cn.fit(model, bundle, cn.TrainConfig(epochs=20))
-    cn.load_run(run_dir).predict(rows)
+    history = cn.fit(model, bundle, cn.TrainConfig(epochs=20))   # device auto, a progress bar, a line per epoch
+    cn.evaluate(model, bundle)                       # test metrics beside their baselines
+    run = cn.load_run(cn.save_run(model, bundle, history, "runs/mine"))   # a run folder, as `corenets run` writes
+    run.predict(rows); run.show_predictions(n=16)
 
 Importing corenets does no work: everything below is loaded on first use.
 """
@@ -19,20 +21,32 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_dataset": "corenets.data",
     "create_model": "corenets.models",
-    "fit": "corenets.train.loop",
+    "fit": "corenets.api",
+    "save_run": "corenets.api",
     "load_run": "corenets.runs",
+    "Run": "corenets.runs",
+    "History": "corenets.train.callbacks",
     "TrainConfig": "corenets.config",
     "RunConfig": "corenets.config",
     "CorenetsError": "corenets.errors",
 }
 
+__all__ = sorted([*_LAZY, "evaluate", "run_recipe", "list_recipes", "list_models", "list_datasets", "__version__"])
+
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "evaluate":  # the subpackage, callable as evaluate(model, bundle) (corenets/evaluate/__init__.py)
+        return importlib.import_module("corenets.evaluate")
     raise AttributeError(f"module 'corenets' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    """Every public name, loaded or not, so tab completion shows `fit` before its first use."""
+    return sorted(set(globals()) | set(__all__))
 
 
 def run_recipe(name: str, *overrides: str, resume: str | None = None, quiet: bool = False, **settings: Any):

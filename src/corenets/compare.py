@@ -32,11 +32,8 @@ def compare_runs(run_dirs: list[Path], out: Path | None = None) -> str:
         raise RunFolderError(f"none of these runs finished (no metrics.json in {', '.join(str(r) for r in unfinished)}); "
                              "compare takes finished run folders")
     infos: dict[Path, Metrics] = {r: read_metrics(r) for r in run_dirs}
-    tasks = {m.task for m in infos.values()}
-    if len(tasks) > 1:
-        raise RunFolderError(f"these runs solve different tasks ({', '.join(sorted(tasks))}); compare runs of one kind")
-    task = tasks.pop()
-    keys = M.HEADLINE[task]
+    tasks = list(dict.fromkeys(m.task for m in infos.values()))
+    keys = list(dict.fromkeys(k for t in tasks for k in M.HEADLINE[t]))  # every task's columns, blank where none
     header = ["run", "model", "parameters", "train s", "s/epoch", "epochs", *keys]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, m in infos.items():
@@ -45,23 +42,53 @@ def compare_runs(run_dirs: list[Path], out: Path | None = None) -> str:
                f"{m.train_seconds / epochs:.2f}" if epochs else "", epochs or ""]
         row += [_cell(m.test.get(k, "")) for k in keys]
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
-    first = next(iter(infos.values()))
-    base = first.test.get("baseline", {})
     lines.append("")
-    lines.append(f"baseline ({base.get('name', '?')}): " + ", ".join(
-        f"{k} {base[k]:.4f}" for k in keys if isinstance(base.get(k), float)))
+    lines += baseline_lines(infos)
     if unfinished:
         lines.append(f"skipped, unfinished (no metrics.json): {', '.join(r.name for r in unfinished)}")
     out = out or run_dirs[0].parent
     out.mkdir(parents=True, exist_ok=True)
-    val_key = "val_accuracy" if task != "regression" else "val_rmse"
     series = {r.name: read_history(r / "history.csv") for r in run_dirs}
-    if any(series.values()):
-        png = overlay_curves(series, val_key, out / f"compare_{val_key}.png")
-        lines.append(f"curves: {png}")
+    for val_key in dict.fromkeys("val_accuracy" if t != "regression" else "val_rmse" for t in tasks):
+        shown = {name: rows for name, rows in series.items() if any(val_key in row for row in rows)}
+        if shown:
+            lines.append(f"curves: {overlay_curves(shown, val_key, out / f'compare_{val_key}.png')}")
     text = "\n".join(lines)
     atomic_write_text(out / "compare.md", text + "\n")
     return text
+
+
+def _dataset(m: Metrics) -> str:
+    return str(m.data.get("dataset", "?"))
+
+
+def _baseline(m: Metrics) -> str:
+    base = m.test.get("baseline", {})
+    return f"{base.get('name', '?')}: " + ", ".join(
+        f"{k} {base[k]:.4f}" for k in M.HEADLINE[m.task] if isinstance(base.get(k), float))
+
+
+def baseline_lines(infos: dict[Path, Metrics]) -> list[str]:
+    """One baseline line when every run shares it; otherwise each run beside its own, and why they differ.
+
+    Runs of different datasets or tasks are said to be so: their scores do not compare with one another.
+    """
+    datasets = list(dict.fromkeys(_dataset(m) for m in infos.values()))
+    tasks = list(dict.fromkeys(m.task for m in infos.values()))
+    shown = {r: _baseline(m) for r, m in infos.items()}
+    if len(datasets) == 1 and len(tasks) == 1 and len(set(shown.values())) == 1:
+        first = next(iter(infos.values()))
+        base = first.test.get("baseline", {})
+        return [f"baseline ({base.get('name', '?')}): " + ", ".join(
+            f"{k} {base[k]:.4f}" for k in M.HEADLINE[first.task] if isinstance(base.get(k), float))]
+    out = []
+    if len(datasets) > 1 or len(tasks) > 1:
+        what = [f"different datasets ({', '.join(datasets)})"] if len(datasets) > 1 else []
+        what += [f"different tasks ({', '.join(tasks)})"] if len(tasks) > 1 else []
+        out.append(f"these runs use {' and '.join(what)}: their scores do not compare with one another; "
+                   "read each beside its own baseline")
+    out += [f"baseline of {r.name} ({_dataset(infos[r])}, {infos[r].task}): {text}" for r, text in shown.items()]
+    return out
 
 
 def _model_name(run: Path) -> str:

@@ -52,9 +52,7 @@ def versions() -> dict[str, str]:
 
 
 def load_data(cfg: RunConfig) -> DataBundle:
-    spec = SplitSpec(seed=cfg.seed, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction,
-                     folds=cfg.cv, fold=max(cfg.fold - 1, 0))
-    return load_dataset(cfg.data.name, spec, **cfg.data.options)
+    return load_dataset(cfg.data.name, SplitSpec.of_config(cfg), **cfg.data.options)
 
 
 def check_resume(cfg: RunConfig, run_dir: Path) -> None:
@@ -165,7 +163,8 @@ def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: floa
                 members=cfg.model.members, seed=cfg.seed, tta=cfg.train.tta, versions=versions(),
                 data={**bundle.sizes(), "dataset": bundle.meta.get("dataset", cfg.data.name),
                       "input_shape": list(bundle.input_shape), "classes": bundle.classes},
-                finished=datetime.now().isoformat(timespec="seconds"), notes=notes)
+                finished=datetime.now().isoformat(timespec="seconds"), notes=notes,
+                warnings=baseline_warnings(test, bundle.task))
     m = dataclasses.replace(m, **run.engine.record())
     plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse",
                  unit=bundle.meta.get("target_unit", ""))
@@ -240,6 +239,7 @@ def write_cv_record(cfg: RunConfig, parent: Path, folds: list[Path]) -> None:
                 notes=[f"{cfg.cv}-fold stratified cross-validation: each fold's rows are the test set once; "
                        "validation is carved from the other folds, so no test row ever chooses a model. Each fold "
                        "folder is a full run."])
+    m.warnings = baseline_warnings(m.test, m.task)
     write_metrics(parent, m)
     build_report(parent)
 
@@ -253,4 +253,24 @@ def summary_line(run_dir: Path) -> str:
         val = f"{v['mean']:.4f} ± {v['std']:.4f}" if isinstance(v, dict) else f"{v:.4f}"
         b = base.get(k)
         parts.append(f"{k} {val}" + (f" (baseline {b:.4f})" if isinstance(b, float) else ""))
-    return "test: " + ", ".join(parts)
+    return "test: " + ", ".join(parts) + "".join(f"\nwarning: {w}" for w in m.warnings)
+
+
+def baseline_warnings(test: dict[str, Any], task: str) -> list[str]:
+    """A warning in plain words when the headline score is at or below its baseline's, for any task.
+
+    The headline is the first of the task's summary metrics the baseline also has (accuracy for classifiers,
+    rmse for regression and forecasts; a cross-validation parent's mean); whether lower is better is the
+    monitor's rule (train.callbacks.resolve_mode).
+    """
+    from .train.callbacks import resolve_mode
+
+    base = test.get("baseline", {})
+    for k in M.HEADLINE[task]:
+        v, b = test.get(k), base.get(k)
+        v = v.get("mean") if isinstance(v, dict) else v
+        if not (isinstance(v, (int, float)) and isinstance(b, (int, float))):
+            continue
+        worse = v > b if resolve_mode(k, "auto") == "min" else v < b
+        if v != b and not worse:
+            return []

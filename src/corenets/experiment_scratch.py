@@ -162,8 +162,13 @@ class ScratchEngine:
     def fit(self, bundle, run_dir, resume, quiet: bool) -> Fitted:
         self.model, history, self.test_out, self.state = train_scratch(self.cfg, bundle, quiet=quiet, model=self.model)
         best = history.best_epoch if self.cfg.train.restore_best and history.best_epoch else len(history.rows)
-        stopped = (f"early stopping: no lower val_loss for {self.cfg.train.early_stopping} epochs"
+        t = self.cfg.train
+        kept = f"the weights of epoch {best} are kept" if best != len(history.rows) else "the last weights are kept"
+        stopped = (f"early stopping at epoch {len(history.rows)} of {t.epochs}: val_loss has not improved for "
+                   f"{t.early_stopping} epoch(s) (best at epoch {history.best_epoch}); {kept}"
                    if history.stopped_early else None)
+        if stopped and not quiet:
+            print(stopped, flush=True)
         return Fitted(history.rows, best, stopped, float(sum(r["seconds"] for r in history.rows)))
 
     def refit(self, bundle, run_dir, fitted: Fitted, quiet: bool) -> Fitted:

@@ -107,10 +107,12 @@ class TorchEngine:
         t = self.cfg.train
         callbacks: list = [ProgressBar(quiet=quiet), GracefulInterrupt()]
         if t.early_stopping > 0:
-            callbacks.append(EarlyStopping(t.monitor, t.mode, t.early_stopping, t.min_delta, restore_best=False))
+            callbacks.append(EarlyStopping(t.monitor, t.mode, t.early_stopping, t.min_delta, restore_best=False,
+                                           best_kept=t.restore_best))  # finalize restores model.pt's best
         if t.tensorboard and self.is_main:  # other ranks have no folder
             callbacks.append(TensorBoard(str(run_dir / "tensorboard")))
-        callbacks.append(Checkpoint(self._save_best(run_dir, bundle), self._save_last(run_dir), t.monitor, t.mode))
+        callbacks.append(Checkpoint(self._save_best(run_dir, bundle), self._save_last(run_dir), t.monitor, t.mode,
+                                    t.min_delta))
         return callbacks
 
     def fit(self, bundle: DataBundle, run_dir: Path, resume: dict[str, Any] | None, quiet: bool) -> Fitted:

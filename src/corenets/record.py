@@ -155,6 +155,8 @@ class Metrics:
     versions: dict[str, str] = field(default_factory=dict)
     finished: str = ""
     notes: list[str] = field(default_factory=list)
+    # what a reader must not miss, in plain words: a score at or below its baseline (experiment.baseline_warnings)
+    warnings: list[str] = field(default_factory=list)
     cv: int = 0  # > 0: a cross-validation parent
     folds: list[str] = field(default_factory=list)  # its fold folders' names
     format: int = METRICS_FORMAT

@@ -240,6 +240,28 @@ class Run:
         return Prediction(self.task, self.classes, probabilities(out, self.task), None)
 
 
+    def show_predictions(self, n: int = 16, data: Any = None):
+        """A grid of the first n test inputs titled 'predicted / true', drawn by the run's input kind (show.py).
+
+        `data`: the run's DataBundle if at hand; by default it is loaded again from config.yaml. Returns a
+        matplotlib Figure (inline in Jupyter).
+        """
+        from .show import show_predictions
+
+        return show_predictions(self, n, data)
+
+    def plot(self):
+        """The run's loss and metric curves (history.csv) as a picture, inline in Jupyter."""
+        from .notebook import curves_picture
+
+        return curves_picture(read_history(self.path / "history.csv"))
+
+    def _repr_html_(self) -> str:
+        from .notebook import run_html
+
+        return run_html(self)
+
+
 def load_run(path: str | Path) -> Run:
     """Load a run folder for prediction. See Run."""
     return Run(path)

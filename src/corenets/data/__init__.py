@@ -47,7 +47,12 @@ def load_dataset(name: str, spec: SplitSpec | None = None, as_sequence: str = "n
     from .sequence import SequenceView, as_sequence as view
 
     mode = coerce(as_sequence, SequenceView, "data.as_sequence")  # checked before the (maybe slow) load
-    return view(fn(spec or SplitSpec(), **opts), mode)
+    spec = spec or SplitSpec()
+    bundle = view(fn(spec, **opts), mode)
+    # how to load it again: a notebook's cn.save_run writes this into config.yaml (a dict: model.pt's meta skips it)
+    bundle.meta["loaded_with"] = {"name": name, "options": {**options, **({"as_sequence": mode} if mode != "none" else {})},
+                                  "seed": spec.seed, "val_fraction": spec.val_fraction, "test_fraction": spec.test_fraction}
+    return bundle
 
 
 __all__ = ["DATASETS", "DataBundle", "Preprocessing", "Split", "SplitSpec", "datasets", "infer_task", "load_dataset", "split_indices"]

@@ -33,6 +33,13 @@ class SplitSpec:
     folds: int = 0  # K >= 2: cross-validation, the test part is fold `fold`
     fold: int = 0
 
+    @classmethod
+    def of_config(cls, cfg: Any) -> "SplitSpec":
+        """The split a RunConfig's run trains on (a fold folder's fold, 1-based in the config)."""
+        return cls(seed=cfg.seed, val_fraction=cfg.data.val_fraction, test_fraction=cfg.data.test_fraction,
+                   folds=cfg.cv, fold=max(cfg.fold - 1, 0))
+
+
 
 @dataclass
 class Inputs:
@@ -83,7 +90,8 @@ class Preprocessing:
     - outputs: raw regression outputs -> the user's units;
     - cli_inputs, http_json, http_files: parsing for `corenets predict` and the server;
     - card, hint, input_name: the model card, the usage line and the page's input widget;
-    - document: the preprocessing section of the export document.
+    - document: the preprocessing section of the export document;
+    - draw: one input on a matplotlib axis (Run.show_predictions).
 
     This base class is the "identity" kind: rows of numbers, read as they are.
     """
@@ -193,6 +201,14 @@ class Preprocessing:
     def test_plots(self, x: np.ndarray, y: np.ndarray, proba: np.ndarray, classes: list[str], plot_dir: Any) -> None:
         """Plots a classifier's report adds for this kind, from the test inputs `x` as the model read them, the true
         class ids `y` and the predicted probabilities (images: a sample grid, top losses, per-class accuracy)."""
+
+    def draw(self, ax: Any, x: np.ndarray) -> None:
+        """Draw one model input on a matplotlib axis (Run.show_predictions's grid); here: its first numbers."""
+        import textwrap
+
+        flat = np.asarray(x, dtype=np.float64).reshape(-1)
+        shown = ", ".join(f"{v:.3g}" for v in flat[:16]) + (", ..." if flat.size > 16 else "")
+        ax.text(0.5, 0.5, textwrap.fill(shown, 30), ha="center", va="center", fontsize=7, transform=ax.transAxes)
 
     def facts(self) -> dict[str, Any]:
         """What a model builder must know about these inputs beyond their shape (text: vocabulary size, n-gram

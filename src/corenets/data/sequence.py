@@ -65,6 +65,14 @@ class SequencePreprocessing(Preprocessing):
     def reader(self) -> Preprocessing:
         return self.inner.reader()  # parsing, the card and the page are the wrapped kind's
 
+    def draw(self, ax: Any, x: np.ndarray) -> None:
+        """The wrapped kind draws the input, the sequence reshape undone."""
+        x = np.asarray(x)
+        if self.state["mode"] == "rows":  # (H, W*C), a pixel's channels side by side -> (C, H, W)
+            c, h, w = self.inner.shape
+            x = x.reshape(h, w, c).transpose(2, 0, 1)
+        self.inner.draw(ax, x.reshape(-1) if self.state["mode"] == "features" else x)
+
     def document(self, task: str) -> dict[str, Any]:
         doc = self.inner.document(task)
         how = {"rows": "(batch, C, H, W) -> (batch, H, W*C): each image row is a step, a pixel's channels side by side",

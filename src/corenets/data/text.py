@@ -126,11 +126,8 @@ class TextPreprocessing(Preprocessing):
         from .http_body import body_model, bounded_list, bounded_text
 
         text = bounded_text(limits)
-        model = body_model("TextBody", 'One sentence as "text", or several as "texts".',
-                           text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
-        model.model_config["json_schema_extra"] = {"anyOf": [{"required": ["text"]}, {"required": ["texts"]}]}
-        model.model_rebuild(force=True)
-        return model
+        return body_model("TextBody", 'One sentence as "text", or several as "texts".',
+                          text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
 
     def http_json(self, body: Any, limits: Limits) -> list[str]:
         texts = (body.get("texts") or body.get("text")) if isinstance(body, dict) else body
@@ -149,6 +146,14 @@ class TextPreprocessing(Preprocessing):
         from .http_body import parse_values
 
         return self.http_json(parse_values(self.http_body(limits), {"texts": lines or [""]}, self.hint()), limits)
+
+    def draw(self, ax: Any, x: np.ndarray) -> None:
+        """One input as its words (padding left out; a word outside the vocabulary reads <unk>)."""
+        import textwrap
+
+        ids = np.asarray(x).reshape(self.state["max_len"], -1)[:, 0]  # with subwords, column 0 is the word id
+        words = " ".join(self.state["vocab"][i] for i in ids if i != 0)
+        ax.text(0.5, 0.5, textwrap.fill(words, 32), ha="center", va="center", fontsize=8, transform=ax.transAxes)
 
     def card(self, limits: Limits) -> dict[str, Any]:
         return {"text": {"max_tokens": self.state["max_len"], "vocabulary": len(self.state["vocab"])}}

@@ -129,6 +129,13 @@ class ImagePreprocessing(Preprocessing):
                         f"layout (batch, {c}, {h}, {w}), float32"]
         return doc
 
+    def draw(self, ax: Any, x: np.ndarray) -> None:
+        """One normalised (C, H, W) input as the picture it was, before normalisation."""
+        from ..evaluate.vision_plots import displayable
+
+        img = displayable(np.asarray(x, dtype=np.float32).reshape(1, *self.shape), self.state)[0]
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+
     def test_plots(self, x: np.ndarray, y: np.ndarray, proba: np.ndarray, classes: list[str], plot_dir: Any) -> None:
         from ..evaluate.vision_plots import vision_plots
 

@@ -116,6 +116,8 @@ def build_report(run_dir: str | Path) -> Path:
     desc += "." if desc and desc[-1] not in ".!?" else ""
     rep.text(f"{desc} Folder: {run_dir.name}. Trained {m.finished} on {m.device} in {m.train_seconds:.1f} s; "
              f"seed {m.seed}.".strip())
+    for warning in m.warnings:  # a score at or below its baseline: said before any number (experiment.baseline_warnings)
+        rep.text(f"Warning: {warning}")
     for note in m.notes:
         rep.text(note)
     if m.members > 1:
@@ -166,3 +168,5 @@ def _metrics_section(rep: Report, m) -> None:
         else:
             rep.text(f"Weights from epoch {m.best_epoch} of {m.epochs_run}, chosen on {m.monitor} "
                      "(validation); the test set was used once, after training.")
+    if m.stopped:  # early stopping: where, on what, and which weights are kept (train.callbacks.stop_message)
+        rep.text(f"Training stopped early: {m.stopped}.")

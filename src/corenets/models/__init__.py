@@ -59,7 +59,9 @@ def create_model(name: str, input_shape: tuple[int, ...], num_outputs: int, **op
     reg = models()
     fn = reg.get(name)
     opts = check_options(options, fn, reg.options(name, skip=2), "model")
-    return fn(tuple(input_shape), int(num_outputs), **opts)
+    model = fn(tuple(input_shape), int(num_outputs), **opts)
+    model.corenets_model = {"name": name, "options": dict(options)}  # how cn.save_run's folder rebuilds it
+    return model
 
 
 def settle_options(name: str, options: dict[str, Any], facts: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -31,17 +31,47 @@ class Callback:
 
 
 class History(Callback):
-    """One row per epoch: losses, metrics, learning rate, seconds."""
+    """One row per epoch: losses, metrics, learning rate, seconds.
+
+    Keras users read it as they read Keras' History: `history.history["val_loss"]` (one list per column, with
+    the training columns also under Keras' names `loss`, `accuracy`) and `history.epoch` (counted from 0).
+    `cn.fit` also sets `best_epoch` (1-based, the epoch whose weights the model ends with) and `config`.
+    In Jupyter a History shows its curves; `.plot()` gives them as a picture.
+    """
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
         self.stopped: str | None = None  # why training ended before its last epoch, if it did
+        self.best_epoch = 0
+        self.config = None  # the TrainConfig it trained with (cn.fit)
 
     def on_epoch_end(self, state, logs):
         self.rows.append(dict(logs))
 
     def column(self, key: str) -> list[float]:
         return [r[key] for r in self.rows if key in r]
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        keys = dict.fromkeys(k for r in self.rows for k in r if k != "epoch")
+        out = {k: self.column(k) for k in keys}
+        out.update({k[len("train_"):]: v for k, v in list(out.items()) if k.startswith("train_")})
+        return out
+
+    @property
+    def epoch(self) -> list[int]:
+        return [int(r["epoch"]) - 1 for r in self.rows]
+
+    def plot(self):
+        """The loss and metric curves as a picture (shown inline in Jupyter; `.save(path)` writes the PNG)."""
+        from ..notebook import curves_picture
+
+        return curves_picture(self.rows)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import history_html
+
+        return history_html(self.rows, self.stopped)
 
     def state_dict(self):
         return {"rows": self.rows}
@@ -94,9 +124,12 @@ def _clone_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved for `patience` epochs; optionally restore the best weights."""
 
-    def __init__(self, monitor="val_loss", mode="auto", patience=5, min_delta=0.0, restore_best=True):
+    def __init__(self, monitor="val_loss", mode="auto", patience=5, min_delta=0.0, restore_best=True,
+                 best_kept: bool | None = None):
         self.tracker = Monitor(monitor, mode, min_delta)
         self.patience, self.restore_best = patience, restore_best
+        # whether the run ends with the best epoch's weights, by this callback or (the CLI) by model.pt: its message says which
+        self.best_kept = restore_best if best_kept is None else best_kept
         self.wait = 0
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.stopped_epoch = 0
@@ -110,8 +143,8 @@ class EarlyStopping(Callback):
             self.wait += 1
             if self.wait >= self.patience:
                 self.stopped_epoch = int(logs["epoch"])
-                state.stop(f"early stopping: {self.tracker.monitor} has not improved for {self.patience} epochs "
-                           f"(best {self.tracker.best:.4g} at epoch {self.tracker.best_epoch})", error=False)
+                state.stop(stop_message(self.stopped_epoch, state.epochs, self.tracker, self.patience, self.best_kept),
+                           error=False)
 
     def on_train_end(self, state):
         if self.restore_best and self.best_weights is not None:
@@ -124,6 +157,16 @@ class EarlyStopping(Callback):
     def load_state_dict(self, d):
         self.tracker.load_state_dict(d["tracker"])
         self.wait, self.best_weights, self.stopped_epoch = d["wait"], d["best_weights"], d["stopped_epoch"]
+
+
+def stop_message(epoch: int, epochs: int, tracker: Monitor, patience: int, best_kept: bool) -> str:
+    """What early stopping says, on the console and in the report: where, on what, and which weights are kept."""
+    waited = f"{patience} epoch" + ("" if patience == 1 else "s")
+    best = f"{tracker.best:.4g}" if tracker.best is not None else "none"
+    kept = f"the weights of epoch {tracker.best_epoch} are kept" if best_kept and tracker.best_epoch else \
+        f"the last weights (epoch {epoch}) are kept"
+    return (f"early stopping at epoch {epoch} of {epochs}: {tracker.monitor} has not improved for {waited} "
+            f"(best {best} at epoch {tracker.best_epoch}); {kept}")
 
 
 class StopAfter(Callback):
@@ -146,9 +189,9 @@ class Checkpoint(Callback):
 
     order = 100
 
-    def __init__(self, save_best: Callable, save_last: Callable, monitor="val_loss", mode="auto"):
+    def __init__(self, save_best: Callable, save_last: Callable, monitor="val_loss", mode="auto", min_delta=0.0):
         self.save_best, self.save_last = save_best, save_last
-        self.tracker = Monitor(monitor, mode)
+        self.tracker = Monitor(monitor, mode, min_delta)  # early stopping's notion of "best", so both name one epoch
 
     def on_epoch_end(self, state, logs):
         if self.tracker.improved(logs):
@@ -212,18 +255,26 @@ class GracefulInterrupt(Callback):
             self.old = None
 
 
-class ProgressBar(Callback):
-    """A tqdm bar over batches when stdout is a terminal, and one summary line per epoch."""
+def in_notebook() -> bool:
+    """True inside a Jupyter (IPython kernel) session, whose stdout is not a terminal but shows tqdm's widget."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
-    def __init__(self, quiet: bool = False, stream=None):
-        self.quiet = quiet
+
+class ProgressBar(Callback):
+    """A tqdm.auto bar over batches (in a terminal or a notebook), one summary line per epoch, and why training
+    stopped early. verbose: 0 silent, 1 bar and lines, 2 lines only (as Keras' verbose)."""
+
+    def __init__(self, quiet: bool = False, stream=None, verbose: int = 1):
+        self.quiet = quiet or verbose == 0
+        self.verbose = verbose
         self.stream = stream or sys.stdout
         self.bar = None
         self.t0 = 0.0
 
     def on_epoch_begin(self, state):
         self.t0 = time.perf_counter()
-        if not self.quiet and self.stream.isatty():
+        if not self.quiet and self.verbose == 1 and (self.stream.isatty() or in_notebook()):
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=state.steps_per_epoch, desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False,
@@ -243,6 +294,13 @@ class ProgressBar(Callback):
             parts = [f"{k} {v:.4f}" for k, v in logs.items() if k.startswith(("train_", "val_"))]
             print(f"epoch {int(logs['epoch'])}/{state.epochs}  " + "  ".join(parts) + f"  ({logs['seconds']:.1f}s)",
                   file=self.stream, flush=True)
+
+    def on_train_end(self, state):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if not self.quiet and state.stopped and not state.failed:  # a failure is raised and said by its error
+            print(state.stopped, file=self.stream, flush=True)
 
 
 class TensorBoard(Callback):
