@@ -274,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    import warnings
+
+    shown = warnings.showwarning
+    if not debug:
+        route_warnings()
     try:
         return SUBCOMMANDS[args.command][1](args)
     except CorenetsError as e:
@@ -289,6 +294,23 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        warnings.showwarning = shown  # main() called in-process (tests, notebooks) leaves warnings as it found them
+
+
+def route_warnings() -> None:
+    """corenets' own warnings print as one line `corenets: note: ...`; those of the libraries (NumPy, pandas, torch,
+    scikit-learn) are not printed, so nothing tracebacky comes before a one-line error (--debug shows them all)."""
+    import warnings
+
+    own = str(Path(__file__).resolve().parent)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if str(Path(filename).resolve()).startswith(own):
+            text = " ".join(str(message).split())
+            print(f"corenets: note: {text[:500]}", file=file or sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _load_plugins() -> None:

@@ -138,6 +138,8 @@ def open_folder(run: Prepared) -> None:
     if run.run_dir is None and run.engine.is_main:
         run.run_dir = runs.new_run_dir(cfg.out, cfg.name if cfg.fold == 0 else f"fold-{cfg.fold}")
     if run.engine.is_main:
+        if run.resume is not None:
+            runs.remove_leftovers(run.run_dir)  # the temporary files of the writes the kill interrupted
         run.engine.check_free_space(run.run_dir)
         runs.atomic_write_text(run.run_dir / "config.yaml", dump_yaml(cfg))
         (run.run_dir / "plots").mkdir(exist_ok=True)

@@ -254,6 +254,29 @@ def _torchscript_runner(path: Path):
     return lambda x: m(x).detach().numpy()
 
 
+def check_target(path: Path, suffix: str = ".onnx") -> None:
+    """--out must be a regular file (replaced) or a new path whose existing folders are folders: never a folder, a
+    link, or a device such as /dev/full (an atomic replace would swap the device node itself for the model)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as e:
+        raise ExportError(f"--out {path} cannot be checked ({e.strerror or e}); choose another path") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise ExportError(f"--out {path} is a folder; give a file path, e.g. --out {path / ('model' + suffix)}")
+    if mode is not None and not stat.S_ISREG(mode):
+        what = "a symbolic link" if stat.S_ISLNK(mode) else "a device or special file"
+        raise ExportError(f"--out {path} is {what}, not a regular file; give a new file path or an existing file")
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise ExportError(f"--out {path} is under {parent}, which is not a folder; choose another path")
+            break
+
+
 def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None, exporter: str = "auto",
                batch: int = 32) -> ExportResult:
     """Export a run folder's model and check it against PyTorch.
@@ -283,6 +306,7 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     datasets()  # registers every Preprocessing kind before model.pt names one
     run = load_run(run_dir)
     path = Path(out) if out else run.path / f"model{SUFFIX[fmt]}"
+    check_target(path, SUFFIX[fmt])
     path.parent.mkdir(parents=True, exist_ok=True)
     x, checked_on = parity_batch(run, batch)
     seq = not x.is_floating_point() and x.ndim in (2, 3)  # token ids (and n-grams): the sequence length is dynamic too

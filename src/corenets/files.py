@@ -27,8 +27,31 @@ def corenets_version() -> str:
 # ------------------------------------------------------------------ atomic writes
 
 
+def remove_leftovers(folder: Path, name: str = "*") -> list[Path]:
+    """Delete the temporary files `.NAME.tmpPID` that a killed writer left in `folder` (and its plots/), those of
+    processes no longer running; returns what was deleted. Called at every atomic write and on --resume."""
+    gone = []
+    for tmp in [*Path(folder).glob(f".{name}.tmp*"), *(Path(folder).glob("plots/.*.tmp*") if name == "*" else [])]:
+        pid = tmp.name.rsplit(".tmp", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or a number the OS does not take): leave its file
+    return True
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
+    remove_leftovers(path.parent, path.name)  # a kill mid-write left .NAME.tmpPID behind
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:

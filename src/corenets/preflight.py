@@ -14,10 +14,13 @@ import warnings
 
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 # bytes per parameter while training in float32: weights, gradients, two Adam moments, the best-weights copy
 TRAIN_BYTES_PER_PARAMETER = 20
+# metrics.json keeps a K x K confusion matrix and a per-class table: 1,000 classes is 10^6 cells (a few MB);
+# 10,000 would be 10^8 (about 800 MB while scoring, and a JSON file of hundreds of MB)
+MAX_CLASSES = 1000
 
 
 def check_before_run(cfg, bundle, device) -> None:
@@ -31,6 +34,8 @@ def check_before_run(cfg, bundle, device) -> None:
     from .config import validate
 
     validate(cfg)
+    check_classes(bundle)
+    check_finite(bundle)
     device = torch.device(device)
     check_precision(cfg.train.precision, device)
     check_augment(cfg.train.augment, cfg.train.tta, bundle)
@@ -46,6 +51,33 @@ def check_before_run(cfg, bundle, device) -> None:
             raise ConfigError("train.tensorboard=true needs the tensorboard package: pip install 'corenets[tensorboard]', "
                               "or set train.tensorboard=false") from None
     check_model_memory(cfg, bundle, device)
+
+
+def check_classes(bundle) -> None:
+    """A classification run scores at most MAX_CLASSES classes (its confusion matrix grows as classes squared)."""
+    k = len(getattr(bundle, "classes", None) or [])
+    if bundle.task == "multiclass" and k > MAX_CLASSES:
+        name = bundle.meta.get("dataset", "the data")
+        raise DataError(f"{name} has {k:,} classes and corenets scores at most {MAX_CLASSES:,}: the test's confusion "
+                        f"matrix holds classes squared cells ({k * k:,}, {_gib(8 * k * k)} while scoring); group rare "
+                        "classes, or use data.task=regression for a numeric target")
+
+
+def check_finite(bundle, rows: int = 4096) -> None:
+    """Every split's inputs (and a regression's targets) are finite: one inf in the validation rows makes
+    val_loss nan in every epoch, and no epoch could then be chosen on validation. Loaders name the column;
+    this catches any kind they miss, by split and row count."""
+    for split_name in ("train", "val", "test"):
+        split = getattr(bundle, split_name, None)
+        for what, t in (("inputs", getattr(split, "x", None)), ("targets", getattr(split, "y", None))):
+            if not torch.is_tensor(t) or not t.is_floating_point():
+                continue
+            bad = sum(int((~torch.isfinite(t[i:i + rows].reshape(len(t[i:i + rows]), -1))).any(1).sum())
+                      for i in range(0, len(t), rows))
+            if bad:
+                label = {"val": "validation"}.get(split_name, split_name)
+                raise DataError(f"{bad:,} of the {len(t):,} {label} rows hold non-finite {what} (nan or inf); "
+                                "remove or fill them (data.missing=impute fills table columns)")
 
 
 def check_precision(precision: str, device: torch.device) -> None:

@@ -64,12 +64,15 @@ class ModelSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], path: str | Path = "model.pt") -> "ModelSpec":
-        """Read a loaded model.pt (either format); raise CheckpointError naming what is missing."""
-        if d.get("format_version", 0) > SPEC_FORMAT:
-            raise CheckpointError(f"{path} was written by a newer corenets (format {d['format_version']}, this one "
-                                  f"reads {SPEC_FORMAT}, from corenets {d.get('corenets_version')}); upgrade corenets")
-        need = ("model", "input_shape", "num_outputs", "task", "preprocessing")
+    def from_dict(cls, d: dict[str, Any], path: str | Path = "model.pt", weights: bool = False) -> "ModelSpec":
+        """Read a loaded model.pt (either format); raise CheckpointError naming what is missing or mistyped.
+
+        Every field is checked against its type here, and the weights (`state_dict`) are a dict of tensors,
+        so a damaged or hand-edited file is one line, never a KeyError or TypeError further on.
+        `weights=True`: `d` is a whole model.pt, so its weights must be there too.
+        """
+        check_format_version(d, path)
+        need = ("model", "input_shape", "num_outputs", "task", "preprocessing") + (("state_dict",) if weights else ())
         missing = [k for k in need if k not in d]
         if missing:
             raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is not a model.pt written by `corenets run`")
@@ -77,8 +80,70 @@ class ModelSpec:
         values = {k: v for k, v in d.items() if k in known}
         values.setdefault("recipe", "?")
         values.setdefault("classes", None)
+        _check_fields(cls, values, path, CheckpointError, "re-run training to recreate it")
+        bad = _spec_problem(values, d.get("state_dict", {}))
+        if bad:
+            raise CheckpointError(f"{path} is damaged: {bad}; re-run training to recreate it")
         values["model"] = {"members": 1, **d["model"]}
         return cls(**values)
+
+
+def check_format_version(d: Any, path: str | Path) -> None:
+    """model.pt and last.pt carry an integer format_version no newer than this corenets reads."""
+    if not isinstance(d, dict) or "format_version" not in d:
+        raise CheckpointError(f"{path} is not a corenets checkpoint (no format_version); was it saved by another program?")
+    v = d["format_version"]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise CheckpointError(f"{path} is damaged: format_version is {_short(v)}, not a format number (1 to "
+                              f"{SPEC_FORMAT}); re-run training to recreate it")
+    if v > SPEC_FORMAT:
+        raise CheckpointError(f"{path} was written by a newer corenets (format {v}, this one reads {SPEC_FORMAT}, "
+                              f"from corenets {_short(d.get('corenets_version'))}); upgrade corenets")
+
+
+def _short(v: Any, n: int = 60) -> str:
+    text = repr(v)
+    return text if len(text) <= n else text[:n] + "..."
+
+
+_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
+
+
+def _check_fields(cls, values: dict[str, Any], where: str | Path, error, fix: str) -> None:
+    """Each value has its dataclass field's type (its annotation's outer type; `X | None` allows None)."""
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        v, alts = values[f.name], [a.strip().split("[")[0] for a in str(f.type).split("|")]
+        ok = (v is None and "None" in alts) or any(
+            isinstance(v, _TYPES[a]) and not (isinstance(v, bool) and a in ("int", "float"))
+            for a in alts if a in _TYPES)
+        if not ok:
+            raise error(f"{where} is damaged: {f.name} is {_short(v)}, expected {str(f.type)}; {fix}")
+
+
+def _spec_problem(v: dict[str, Any], weights: Any) -> str:
+    """What makes a type-correct spec unusable, or ''."""
+    model, shape, classes, pre = v["model"], v["input_shape"], v["classes"], v["preprocessing"]
+    if not isinstance(model.get("name"), str) or not isinstance(model.get("options", {}), dict):
+        return "model needs a name and a dict of options"
+    members = model.get("members", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        return f"model members is {_short(members)}, expected a count of 1 or more"
+    if not shape or not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 2**24 for n in shape):
+        return f"input_shape is {_short(shape)}, expected a list of positive sizes"
+    if v["task"] not in ("binary", "multiclass", "regression"):
+        return f"task is {_short(v['task'])}, expected binary, multiclass or regression"
+    if not 1 <= v["num_outputs"] <= 2**24:
+        return f"num_outputs is {v['num_outputs']}"
+    if v["task"] != "regression" and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)
+                                      or len(classes) != (2 if v["task"] == "binary" else v["num_outputs"])):
+        return f"classes is {_short(classes)}, which does not fit a {v['task']} model with {v['num_outputs']} output(s)"
+    if not isinstance(pre.get("kind", "identity"), str) or not isinstance(pre.get("state", {}), dict):
+        return "preprocessing needs a kind name and a dict of state"
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and hasattr(t, "shape") for k, t in weights.items()):
+        return "state_dict is not a dict of named tensors"
+    return ""
 
 
 def tta_of(spec: dict[str, Any] | ModelSpec, run_dir: str | Path | None = None) -> str:
@@ -169,15 +234,24 @@ class Metrics:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str | Path = "metrics.json") -> "Metrics":
+        fix = "re-run `corenets evaluate RUN` to rewrite it"
         if not isinstance(d, dict) or "task" not in d or not isinstance(d.get("test"), dict):
-            raise RunFolderError(f"{where} is not a corenets metrics file (no task or test); re-run "
-                                 "`corenets evaluate RUN` to rewrite it")
-        if int(d.get("format", 1)) > METRICS_FORMAT:
-            raise RunFolderError(f"{where} was written by a newer corenets (format {d['format']}, this one reads "
-                                 f"{METRICS_FORMAT}); upgrade corenets")
+            raise RunFolderError(f"{where} is not a corenets metrics file (no task or test); {fix}")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {k: v for k, v in d.items() if k in known}
-        values["format"] = int(d.get("format", 1))
+        values.setdefault("format", 1)
+        _check_fields(cls, values, where, RunFolderError, fix)
+        if values["format"] > METRICS_FORMAT:
+            raise RunFolderError(f"{where} was written by a newer corenets (format {d['format']}, this one reads "
+                                 f"{METRICS_FORMAT}); upgrade corenets")
+        if d["task"] not in ("binary", "multiclass", "regression"):
+            raise RunFolderError(f"{where} is damaged: task is {_short(d['task'])}, expected binary, multiclass or "
+                                 f"regression; {fix}")
+        for k in ("accuracy", "balanced_accuracy", "f1", "f1_macro", "roc_auc", "rmse", "mae", "r2", "n"):
+            v = d["test"].get(k, 0.0)
+            v = v.get("mean", 0.0) if isinstance(v, dict) and isinstance(v.get("std", 0.0), (int, float)) else v
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise RunFolderError(f"{where} is damaged: test.{k} is {_short(d['test'][k])}, not a number; {fix}")
         return cls(**values, extra={k: v for k, v in d.items() if k not in known})
 
 

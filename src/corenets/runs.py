@@ -20,9 +20,9 @@ import torch
 
 from .errors import CheckpointError, RunFolderError
 from .files import (atomic_save, atomic_write_bytes, atomic_write_text, corenets_version, read_history,  # noqa: F401
-                    write_history, write_json)
+                    remove_leftovers, write_history, write_json)
 from .record import SPEC_FORMAT as FORMAT_VERSION
-from .record import ModelSpec
+from .record import ModelSpec, check_format_version
 
 
 # ------------------------------------------------------------------ folders
@@ -100,14 +100,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} was refused: it holds objects other than weights and plain values, which could run "
                               f"code when loaded ({str(e).splitlines()[0][:120]}). Only load checkpoints you trust from "
                               "corenets itself") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is damaged or not a torch checkpoint ({str(e).splitlines()[0][:120]}); "
+    except Exception as e:  # weights_only=True runs no code; a damaged file fails in many ways (IndexError, KeyError, ...)
+        first = (str(e).splitlines() or [type(e).__name__])[0][:120]
+        raise CheckpointError(f"{path} is damaged or not a torch checkpoint ({first}); "
                               "re-run training to recreate it") from None
-    if not isinstance(obj, dict) or "format_version" not in obj:
-        raise CheckpointError(f"{path} is not a corenets checkpoint (no format_version); was it saved by another program?")
-    if obj["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer corenets (format {obj['format_version']}, this one reads "
-                              f"{FORMAT_VERSION}, from corenets {obj.get('corenets_version')}); upgrade corenets")
+    check_format_version(obj, path)
     return obj
 
 
@@ -128,7 +125,7 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def build_model_from_spec(spec: dict[str, Any], path: Path) -> torch.nn.Module:
     from .models import build_model
 
-    sp = ModelSpec.from_dict(spec, path)  # format 1 (no facts: its options name them) or 2
+    sp = ModelSpec.from_dict(spec, path, weights=True)  # format 1 (no facts: its options name them) or 2
     model = build_model(sp.model["name"], tuple(sp.input_shape), sp.num_outputs, sp.model["options"],
                         int(sp.model["members"]), sp.task, facts=sp.facts or None)
     try:
@@ -179,6 +176,7 @@ class Run:
             hint = " (a cross-validation parent: load one of its fold-* folders)" if (self.path / "fold-1").is_dir() else ""
             raise RunFolderError(f"{self.path} has no model.pt{hint}; give a folder made by `corenets run`")
         self.spec = load_checkpoint(self.path / "model.pt")
+        ModelSpec.from_dict(self.spec, self.path / "model.pt", weights=True)  # every field checked before any is used
         from .data import datasets
         from .data.bundle import Preprocessing
 

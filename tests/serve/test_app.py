@@ -104,6 +104,13 @@ def test_text(text_client):
     np.testing.assert_allclose(one[0]["probabilities"], r.json()["predictions"][0]["probabilities"], atol=1e-6)
 
 
+def test_each_kind_names_its_own_page_widget(text_client, table_client, tmp_path):
+    """/info's "input" picks the page's widget: a text run showed the rows box (JSON numbers) until its kind said "text"."""
+    assert text_client[0].get("/info").json()["input"] == "text"
+    assert table_client[0].get("/info").json()["input"] == "table"
+    assert TestClient(create_app(series_run(tmp_path))).get("/info").json()["input"] == "series"
+
+
 def test_text_with_subwords(tmp_path):
     run = text_run(tmp_path, model="gru", subwords=40)  # tokens carry character n-grams: (T, 1 + slots) inputs
     client = TestClient(create_app(run))

@@ -282,3 +282,18 @@ def test_serve_refuses_a_limit_that_cannot_work(tmp_path, capsys, flag, value):
     pytest.importorskip("uvicorn", reason="serving needs the [serve] extra")
     assert main(["serve", str(text_run(tmp_path)), flag, value]) == 2
     assert flag in _one_line_error(capsys)
+
+
+def test_serve_refuses_an_address_it_cannot_listen_on_in_one_line(tmp_path, capsys):
+    pytest.importorskip("uvicorn", reason="serving needs the [serve] extra")
+    import socket
+
+    run = text_run(tmp_path)
+    assert main(["serve", str(run), "--port", "99999"]) == 2
+    assert "--port must be from 1 to 65535" in _one_line_error(capsys)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", str(run), "--port", str(port)]) == 2  # before: uvicorn's log line and exit 3
+        assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(capsys)

@@ -44,6 +44,8 @@ def cmd_serve(args) -> int:
         raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
     if args.threads < 0:
         raise ConfigError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be from 1 to 65535, got {args.port}")
     if not 0 < args.max_upload_mb <= 1_000_000:  # also refuses nan and inf
         raise ConfigError(f"--max-upload-mb must be above 0 and at most 1000000, got {args.max_upload_mb}")
     from ..serve.app import ENV, serving_app
@@ -54,6 +56,7 @@ def cmd_serve(args) -> int:
     settings = {"run_dir": str(Path(args.run).resolve()), "threads": args.threads,
                 "max_upload_mb": args.max_upload_mb, **limits}
     app = serving_app(**settings)  # with several workers too: a bad run folder fails here, in one clear line
+    _check_address(args.host, args.port)
     card = app.state.served.card
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding {args.host} exposes the model to the network; there is no authentication")
@@ -70,3 +73,19 @@ def cmd_serve(args) -> int:
     uvicorn.run("corenets.serve.app:app_from_environment", factory=True, workers=args.workers,
                 host=args.host, port=args.port, log_level="warning", timeout_worker_healthcheck=30)
     return 0
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse, in one line, an address this machine cannot listen on (unknown host, port in use, no permission),
+    before uvicorn would log it and exit 3. (A port taken between this check and uvicorn's bind is still uvicorn's.)"""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port in TIME_WAIT is free
+            s.bind(address)
+    except (OSError, UnicodeError) as e:
+        raise ConfigError(f"cannot listen on {host}:{port} ({getattr(e, 'strerror', None) or e}); "
+                          "choose another --port or --host") from None

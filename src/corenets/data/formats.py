@@ -90,6 +90,38 @@ def read_cifar_meta(path: Path) -> list[str]:
         return ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
+# Bounds on a data file's shape, checked while reading so a 1 GB line or a 300 MB cell is one line of error,
+# not minutes of parsing and gigabytes of memory. A table row or a review is far below both.
+MAX_LINE_BYTES = 16 << 20  # one physical line of a CSV/TSV
+MAX_CELL_CHARS = 1 << 20  # one cell, after parsing (a quoted cell may span lines)
+
+
+def check_lines(f: "Any", name: str | Path) -> None:
+    """Read a binary file object in 1 MiB chunks and raise DataError at the first line over MAX_LINE_BYTES."""
+    run, line = 0, 1  # the length of the line being read, its number
+    while chunk := f.read(1 << 20):
+        parts = chunk.split(b"\n")
+        for i, part in enumerate(parts):
+            run += len(part)
+            if run > MAX_LINE_BYTES:
+                raise DataError(f"line {line + i} of {name} is longer than {MAX_LINE_BYTES:,} bytes, the limit for "
+                                "one row; is it a CSV with line breaks? Split or shorten that line")
+            if i < len(parts) - 1:
+                run = 0
+        line += len(parts) - 1
+
+
+def check_cells(df: "Any", name: str | Path) -> None:
+    """Raise DataError if any text cell of a parsed table is longer than MAX_CELL_CHARS."""
+    for c in df.columns:
+        if df[c].dtype.kind not in "biufcmM":  # object or pandas' str dtype: text cells
+            lengths = df[c].astype(str).str.len()
+            if len(lengths) and lengths.max() > MAX_CELL_CHARS:
+                row = int(lengths.to_numpy().argmax())
+                raise DataError(f"the cell in column '{str(c)[:60]}', row {row + 1} of {name} holds {int(lengths.max()):,} "
+                                f"characters, more than the limit of {MAX_CELL_CHARS:,} for one cell; shorten it")
+
+
 def read_csv(path: str | Path, sep: str | None = None) -> "Any":
     """Read a CSV (or TSV) with clear errors for a missing, empty or unreadable file."""
     import pandas as pd
@@ -101,6 +133,8 @@ def read_csv(path: str | Path, sep: str | None = None) -> "Any":
         raise DataError(f"CSV file {path} is empty; it needs a header row and data rows")
     if sep is None:
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    with open(path, "rb") as f:
+        check_lines(f, path)
     try:
         df = pd.read_csv(path, sep=sep, encoding_errors="replace")
     except pd.errors.EmptyDataError:
@@ -109,4 +143,5 @@ def read_csv(path: str | Path, sep: str | None = None) -> "Any":
         raise DataError(f"cannot parse {path} as CSV: {str(e).splitlines()[0]}") from None
     if len(df) == 0:
         raise DataError(f"CSV file {path} has a header but no data rows")
+    check_cells(df, path)
     return df

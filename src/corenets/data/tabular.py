@@ -96,11 +96,12 @@ class TablePreprocessing(Preprocessing):
                 raise DataError(f"column(s) {bad} hold non-numeric values, but they were numeric in training")
             values = block.to_numpy(dtype=np.float64)
             mean, std = np.asarray(self.state["mean"]), np.asarray(self.state["std"])
-            if np.isnan(values).any():
+            if not np.isfinite(values).all():  # nan (missing) or inf: both filled, or both refused
                 if self.state["missing"] != "impute":
-                    cols = [c for c in num if block[c].isna().any()]
-                    raise DataError(f"missing values in column(s) {cols}; fill them, or train with --set data.missing=impute")
-                values = np.where(np.isnan(values), mean, values)  # impute with the training mean
+                    cols = [c for i, c in enumerate(num) if not np.isfinite(values[:, i]).all()]
+                    raise DataError(f"missing or non-finite values in column(s) {cols}; fill them, or train with "
+                                    "--set data.missing=impute")
+                values = np.where(np.isfinite(values), values, mean)  # impute with the training mean
             parts.append((values - mean) / std)
         for c in self.state["categorical"]:
             col = raw[c]
@@ -168,6 +169,22 @@ class TablePreprocessing(Preprocessing):
             "concatenate to (batch, features), float32"]}
 
 
+def _non_finite_as_missing(feats: "Any", numeric: list[str], missing: str) -> "Any":
+    """inf and -inf in numeric columns: an error naming each column and its row count, or (data.missing=impute)
+    missing values, which the training mean then fills like any other gap."""
+    counts = {c: int(np.isinf(feats[c].to_numpy(dtype=np.float64)).sum()) for c in numeric}
+    counts = {c: n for c, n in counts.items() if n}
+    if not counts:
+        return feats
+    if missing != "impute":
+        shown = ", ".join(f"'{c}' ({n} row{'s' if n > 1 else ''})" for c, n in list(counts.items())[:8])
+        raise DataError(f"non-finite values (inf or -inf) in column(s) {shown}; replace them, or use "
+                        "--set data.missing=impute (the training mean)")
+    feats = feats.copy()
+    feats[list(counts)] = feats[list(counts)].replace([np.inf, -np.inf], np.nan)
+    return feats
+
+
 def _encode_target(y_raw: np.ndarray, task: str) -> tuple[np.ndarray, list[str] | None]:
     if task == "regression":
         try:
@@ -198,6 +215,8 @@ def table_bundle(
     if df[target].isna().any():
         raise DataError(f"the target column '{target}' has {int(df[target].isna().sum())} missing value(s); drop those rows first")
     y_raw = df[target].to_numpy()
+    if y_raw.dtype.kind == "f" and np.isinf(y_raw).any():
+        raise DataError(f"the target column '{target}' has {int(np.isinf(y_raw).sum())} infinite value(s); drop those rows first")
     if len(np.unique(y_raw.astype(str))) < 2:
         raise DataError(f"the target column '{target}' has only one value ({y_raw[0]!r}); a model needs at least two classes or values")
     if task == "auto":
@@ -212,6 +231,7 @@ def table_bundle(
         n_unique = feats[c].nunique()
         if n_unique > 100 and n_unique > 0.5 * len(feats):
             warnings.warn(f"column '{c}' looks like an identifier ({n_unique} distinct values); consider --set data.drop=[{c}]")
+    feats = _non_finite_as_missing(feats, numeric, missing)
     if missing == "error" and feats.isna().any().any():
         cols = [f"{c} ({int(n)})" for c, n in feats.isna().sum().items() if n]
         raise DataError(f"missing values in column(s) {', '.join(cols)}; fill them, or use --set data.missing=impute (train mean / most frequent)")

@@ -79,6 +79,7 @@ class TextPreprocessing(Preprocessing):
     """
 
     kind = "text"
+    input_name = "text"  # the page's text box, and /info's "input"
 
     @property
     def index(self) -> dict[str, int]:

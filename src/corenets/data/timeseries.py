@@ -205,6 +205,12 @@ def read_series(path: str | Path, column: str, date_column: str, missing: str) -
         dates, values = dates.iloc[order], values.iloc[order]
     values = values.reset_index(drop=True)
     dates = dates.reset_index(drop=True)
+    inf = np.isinf(values.to_numpy(dtype=np.float64))
+    if inf.any():  # an inf price makes every window around it nan: refused, or carried over like a gap
+        if missing != "ffill":
+            raise DataError(f"{int(inf.sum())} non-finite value(s) (inf) in '{column}', first on "
+                            f"{dates[inf].iloc[0].date()}; replace them, or use --set data.missing=ffill")
+        values = values.mask(pd.Series(inf))
     gaps = values.isna()
     if gaps.any():
         if missing != "ffill":

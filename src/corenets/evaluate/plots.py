@@ -24,7 +24,7 @@ def _figure(*args, **kw):
 def _save(plt, fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")  # a kill leaves it for files.remove_leftovers
     fig.tight_layout()
     fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
@@ -137,12 +137,22 @@ def _top_confusions(cm: np.ndarray, classes: list[str], path: str | Path, top: i
     return _save(plt, fig, path)
 
 
+ROC_CURVES = 10  # more classes than this: one pooled (micro-average) curve, not a legend of K curves
+
+
 def roc(y_true: np.ndarray, proba: np.ndarray, classes: list[str], path: str | Path) -> Path:
-    """One ROC curve for binary (positive = class 1), one per class (one-vs-rest) for multiclass."""
+    """One ROC curve for binary (positive = class 1), one per class (one-vs-rest) for multiclass, and beyond
+    ROC_CURVES classes one micro-averaged curve (every class's one-vs-rest decisions pooled)."""
     from sklearn.metrics import auc, roc_curve
 
     plt, fig, ax = _figure(figsize=(5.5, 5))
     pairs = [(1, classes[1])] if len(classes) == 2 else list(enumerate(classes))
+    if len(classes) > ROC_CURVES:
+        onehot = np.zeros_like(proba, dtype=bool)
+        onehot[np.arange(len(y_true)), np.asarray(y_true, dtype=np.int64)] = True
+        fpr, tpr, _ = roc_curve(onehot.ravel(), proba.ravel())
+        ax.plot(fpr, tpr, lw=1.4, label=f"micro-average of {len(classes):,} classes (AUC {auc(fpr, tpr):.3f})")
+        pairs = []
     for i, name in pairs:
         positives = y_true == i
         if positives.all() or not positives.any():

@@ -54,12 +54,22 @@ def top_losses(x, y, proba, classes, state, path, n: int = 16) -> Path | None:
     return _grid(displayable(x[order], state), titles, [True] * len(order), Path(path))
 
 
+BARS = 40  # more classes than this: the BARS classes with the lowest test accuracy, so the figure keeps its size
+
+
 def per_class_accuracy(y, proba, classes, path) -> Path:
     pred = proba.argmax(1)
-    acc = [float((pred[y == k] == k).mean()) if (y == k).any() else np.nan for k in range(len(classes))]
-    plt, fig, ax = _figure(figsize=(max(5, 0.55 * len(classes)), 3.5))
-    ax.bar(range(len(classes)), acc, color="tab:blue")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+    counts = np.bincount(y, minlength=len(classes))
+    hits = np.bincount(y[pred == y], minlength=len(classes))
+    acc = np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+    shown = np.arange(len(classes))
+    if len(classes) > BARS:  # the worst classes (absent ones last), not a figure hundreds of inches wide
+        shown = np.argsort(np.where(np.isnan(acc), np.inf, acc), kind="stable")[:BARS]
+    plt, fig, ax = _figure(figsize=(max(5, 0.55 * len(shown)), 3.5))
+    ax.bar(range(len(shown)), acc[shown], color="tab:blue")
+    ax.set_xticks(range(len(shown)), [classes[k] for k in shown], rotation=45, ha="right", fontsize=8)
+    if len(shown) < len(classes):
+        ax.set_title(f"the {len(shown)} of {len(classes):,} classes with the lowest accuracy", fontsize=9)
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy")
     ax.axhline(float((pred == y).mean()), color="gray", linestyle="--", linewidth=1, label="overall")

@@ -220,6 +220,13 @@ class NaNGuard(Callback):
                 error=True,
             )
 
+    def on_epoch_end(self, state, logs):
+        loss = logs.get("val_loss", 0.0)
+        if not math.isfinite(loss):  # no epoch can be chosen on a nan validation loss: never report one as chosen
+            state.stop(f"the validation loss became {loss} at epoch {int(logs['epoch'])} while the training loss was "
+                       f"{logs.get('train_loss', float('nan')):.4g}; check the validation rows for nan/inf or values far "
+                       "outside the training range, or lower train.lr", error=True)
+
 
 class GracefulInterrupt(Callback):
     """The first Ctrl-C (SIGINT) asks the loop to stop after the current step; a second one, 3 s or more later,
