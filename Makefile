@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # build: make TORCH_INDEX=https://download.pytorch.org/whl/cpu  (a plain PyPI torch on Linux is the CUDA build).
 TORCH       ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS      ?= dev,serve,export,browser
+EXTRAS      ?= dev,serve,export,browser,inspect
 STAMP  := $(VENV)/.corenets-installed
 
 .PHONY: quickstart test test-slow setup clean

@@ -88,6 +88,9 @@ class ReportConfig:
     # also fit one strong scikit-learn model (TF-IDF + logistic regression, gradient boosting, pixel logistic
     # regression, linear autoregression) on the same training rows and score it on the same test rows
     classical_baseline: bool = True
+    # a "What it learned" section (corenets inspect's overview figures: filters, confused pairs, projection, ...),
+    # drawn once after training from the saved model; needs Captum (the inspect extra)
+    inspect: bool = True
 
 
 @dataclass

@@ -171,6 +171,10 @@ def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: floa
     plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse",
                  unit=bundle.meta.get("target_unit", ""))
     write_metrics(run.run_dir, m)
+    if cfg.report.inspect:  # "What it learned": from the saved model, once, before the report reads plots/
+        from .inspect.report import draw_learned
+
+        draw_learned(run.run_dir, bundle)
     build_report(run.run_dir)
     return run.run_dir
 

@@ -125,11 +125,15 @@ def build_report(run_dir: str | Path) -> Path:
                  "score and prediction is of their averaged probabilities.")
     _metrics_section(rep, m)
     plots = sorted((run_dir / "plots").glob("*.png")) if (run_dir / "plots").is_dir() else []
+    plots = [p for p in plots if not p.name.startswith("learned_")]  # "What it learned" (inspect) shows them
     known = [p for name in CAPTIONS for p in plots if p.name == name]
     if plots:
         rep.heading("Plots")
         for p in known + [p for p in plots if p not in known]:
             rep.image(p, CAPTIONS.get(p.name, p.stem.replace("_", " ")))
+    from ..inspect.learned import learned_section
+
+    learned_section(rep, run_dir)
     rep.heading("Data and model")
     data = m.data
     rep.table(["dataset", "task", "train", "val", "test", "input shape", "parameters"],
