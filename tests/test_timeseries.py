@@ -38,7 +38,8 @@ def test_persistence_baseline_by_hand():
 def test_windows_split_and_no_leakage(tmp_path):
     prices = np.arange(1.0, 101.0)  # 100 days, price = day number
     prices[-20:] += 1000  # the test period is far above anything seen in training
-    b = load_dataset("price_csv", SplitSpec(val_fraction=0.1, test_fraction=0.2), path=str(_csv(tmp_path, prices)), window=5)
+    b = load_dataset("price_csv", SplitSpec(val_fraction=0.1, test_fraction=0.2), path=str(_csv(tmp_path, prices)), window=5,
+                     target="price")
     s = b.meta["series"]
     # targets of the last 20 rows are the test split; windows end the day before
     assert len(b.test) == 20 and s["test"]["truth"][0] == prices[80] and s["test"]["base"][0] == prices[79]
@@ -85,7 +86,7 @@ def test_bad_price_files(tmp_path):
     gappy[50] = np.nan
     with pytest.raises(DataError, match="1 missing.*data.missing=ffill"):
         load_dataset("price_csv", path=str(_csv(tmp_path, gappy, "g.csv")), window=5)
-    filled = load_dataset("price_csv", path=str(_csv(tmp_path, gappy, "g.csv")), window=5, missing="ffill")
+    filled = load_dataset("price_csv", path=str(_csv(tmp_path, gappy, "g.csv")), window=5, missing="ffill", target="price")
     assert len(filled.train) + len(filled.val) + len(filled.test) == 115
     with pytest.raises(DataError, match="has 30 rows: too few for window 60"):
         load_dataset("price_csv", path=str(_csv(tmp_path, prices[:30], "short.csv")))
@@ -97,4 +98,5 @@ def test_shipped_excerpt_is_the_default():
     assert EXAMPLE_CSV.is_file()
     b = load_dataset("price_csv")
     assert b.meta["dataset"] == "price_csv:msft_excerpt.csv" and b.meta["rows"] == 500
-    assert b.sizes() == {"train": 306, "val": 34, "test": 100}
+    assert b.sizes() == {"train": 305, "val": 34, "test": 100}  # target auto: delta, whose first window needs a day more
+    assert b.meta["target"] == "delta"

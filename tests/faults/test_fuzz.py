@@ -68,7 +68,7 @@ def test_text_csv(data, suffix):
 
 @FUZZ
 @given(st.lists(st.tuples(st.dates().map(str) | st.text(max_size=6), CELL), max_size=40), st.integers(1, 5),
-       st.sampled_from(["price", "returns", "log_returns"]))
+       st.sampled_from(["price", "delta", "auto", "returns", "log_returns"]))
 def test_price_csv(rows, window, target):
     from corenets.data.timeseries import price_csv
 

@@ -87,6 +87,7 @@ class TextPreprocessing(Preprocessing):
             self.__dict__["_index"] = {w: i for i, w in enumerate(self.state["vocab"])}
         return self.__dict__["_index"]
 
+    classical_baseline = "tokens"  # evaluate/baselines.py: TF-IDF 1-2-grams of the token ids + logistic regression
     def facts(self) -> dict[str, Any]:
         """The embedding's rows (the vocabulary, <pad> and <unk> included) and n-gram buckets (0 = none)."""
         return {"vocab_size": len(self.state["vocab"]), "subwords": int(self.state.get("subwords", 0))}

@@ -6,11 +6,15 @@ the test targets (as the seed's 80/20 split), and validation is the end of the
 training part. The scaler is fitted on the training samples only.
 
 ``target`` chooses what the model learns:
+  auto         (the default) price or delta, whichever a quick trial prefers on the
+               validation split (choose_target); the report says which and why.
   price        the value itself (standardised). A model cannot extrapolate past the
                training range, which a rising price soon leaves.
-  returns      p[t+h] / p[t] - 1, with daily returns as inputs;
-  log_returns  log(p[t+h] / p[t]), with daily log returns as inputs.
-Predictions are always turned back into prices (p[t] * (1 + r) or p[t] * exp(r))
+  delta        p[t+h] - p[t], with step-to-step differences as inputs: any series,
+               including one that crosses zero (temperatures, balances).
+  returns      p[t+h] / p[t] - 1, with daily returns as inputs (positive series);
+  log_returns  log(p[t+h] / p[t]), with daily log returns as inputs (positive series).
+Predictions are always turned back into prices (p[t] + d, p[t] * (1 + r) or p[t] * exp(r))
 before RMSE, MAE and MAPE are computed, beside the persistence forecast p[t+h] = p[t].
 """
 
@@ -27,7 +31,9 @@ from ..errors import DataError, InputError
 from . import DATASETS
 from .bundle import CliInputs, DataBundle, Inputs, Limits, Preprocessing, Split, SplitSpec
 
-Target = Literal["price", "returns", "log_returns"]
+Target = Literal["auto", "price", "delta", "returns", "log_returns"]
+RATIOS = ("returns", "log_returns")  # targets that divide by the last price: positive series only
+UNITS = {"price": "price", "delta": "change in value", "returns": "return", "log_returns": "log return"}
 EXAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "msft_excerpt.csv"
 
 
@@ -36,13 +42,18 @@ def _features(prices: np.ndarray, target: str) -> np.ndarray:
     if target == "price":
         return prices.astype(np.float64)
     f = np.full(len(prices), np.nan)
-    f[1:] = prices[1:] / prices[:-1] - 1 if target == "returns" else np.log(prices[1:] / prices[:-1])
+    if target == "delta":
+        f[1:] = np.diff(prices)
+    else:
+        f[1:] = prices[1:] / prices[:-1] - 1 if target == "returns" else np.log(prices[1:] / prices[:-1])
     return f
 
 
 def _to_target(future: np.ndarray, base: np.ndarray, target: str) -> np.ndarray:
     if target == "price":
         return future
+    if target == "delta":
+        return future - base
     return future / base - 1 if target == "returns" else np.log(future / base)
 
 
@@ -50,6 +61,8 @@ def to_prices(y: np.ndarray, base: np.ndarray, target: str) -> np.ndarray:
     """Targets in the user's units (after inverse scaling) -> prices, given the last known price."""
     if target == "price":
         return y
+    if target == "delta":
+        return base + y
     return base * (1 + y) if target == "returns" else base * np.exp(y)
 
 
@@ -57,6 +70,7 @@ class SeriesPreprocessing(Preprocessing):
     """Prices -> standardised windows (N, window, 1); the scaler is the training part's mean and std."""
 
     kind = "series"
+    classical_baseline = "series"  # evaluate/baselines.py: a linear autoregression on the window
     input_name = "series"
 
     @property
@@ -96,7 +110,7 @@ class SeriesPreprocessing(Preprocessing):
             arr = arr[None, -self.needs:]
         if arr.ndim != 2 or arr.shape[1] != self.needs:
             raise InputError(f"expected rows of {self.needs} prices (window {s['window']}), got shape {arr.shape}")
-        if not np.isfinite(arr).all() or (s["target"] != "price" and (arr <= 0).any()):
+        if not np.isfinite(arr).all() or (s["target"] in RATIOS and (arr <= 0).any()):
             raise InputError("the prices hold missing, infinite or (for returns) non-positive values")
         return arr
 
@@ -236,7 +250,7 @@ def price_csv(
     date_column: str = "Date",
     window: int = 60,
     horizon: int = 1,
-    target: Target = "price",
+    target: Target = "auto",
     missing: Literal["error", "ffill"] = "error",
 ) -> DataBundle:
     """A dated series (Yahoo/Kaggle OHLCV CSV, or any date + value columns) as windows; chronological split."""
@@ -245,8 +259,6 @@ def price_csv(
     csv = Path(path) if path else EXAMPLE_CSV  # the shipped MSFT excerpt, so the recipe runs out of the box
     dates, prices = read_series(csv, column, date_column, missing)
     n = len(prices)
-    if target != "price" and (prices <= 0).any():
-        raise DataError(f"data.target={target} needs positive values, but '{column}' has {int((prices <= 0).sum())} <= 0; use target=price")
     first_t = window - 1 + (target != "price")  # the first day whose window is complete
     t_all = np.arange(first_t, n - horizon)  # the last observed day of each sample
     split_row = int(n * (1 - spec.test_fraction))  # test targets are the last rows, as the seed's 80/20
@@ -262,6 +274,25 @@ def price_csv(
         )
     n_train = n_rest - n_val
     feats = _features(prices, target)
+    if target in RATIOS and (prices <= 0).any():
+        raise DataError(f"data.target={target} needs positive values, but '{column}' has {int((prices <= 0).sum())} "
+                        "<= 0; use target=delta (step-to-step differences) or auto")
+    make = lambda t: _windows(csv, dates, prices, spec, window, horizon, t, column, date_column, missing)  # noqa: E731
+    if target != "auto":
+        return make(target)
+    from .forecast_target import choose_target
+
+    trials = {t: make(t) for t in ("price", "delta")}
+    chosen, why = choose_target(trials)
+    bundle = trials[chosen]
+    bundle.meta["target_choice"] = why
+    bundle.meta.setdefault("notes", []).append(why)
+    return bundle
+
+
+def _windows(csv: Path, dates: np.ndarray, prices: np.ndarray, spec: SplitSpec, window: int, horizon: int,
+             target: str, column: str, date_column: str, missing: str) -> DataBundle:
+    """The series as (N, window, 1) windows of `target`'s features, split by the predicted day."""
     base = prices[t_all]
     y_raw = _to_target(prices[t_all + horizon], base, target)
     train_t = t_all[:n_train]
@@ -288,5 +319,5 @@ def price_csv(
         test=Split(x[parts["test"]], y[parts["test"]]), task="regression", input_shape=(window, 1),
         preprocessing=pre,
         meta={"dataset": f"price_csv:{csv.name}", "column": column, "target": target, "window": window,
-              "horizon": horizon, "rows": n, "series": series},
+              "horizon": horizon, "rows": n, "series": series, "target_unit": UNITS[target]},
     )

@@ -26,6 +26,7 @@ class ImagePreprocessing(Preprocessing):
     """
 
     kind = "image"
+    classical_baseline = "pixels"  # evaluate/baselines.py: logistic regression on the pixels
     input_name = "image"
     batch_uploads = True  # concurrent uploads share one forward pass (serve/batcher.py)
 
