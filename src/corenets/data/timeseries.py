@@ -258,22 +258,6 @@ def price_csv(
         raise DataError(f"data.window={window} and data.horizon={horizon} must both be >= 1")
     csv = Path(path) if path else EXAMPLE_CSV  # the shipped MSFT excerpt, so the recipe runs out of the box
     dates, prices = read_series(csv, column, date_column, missing)
-    n = len(prices)
-    first_t = window - 1 + (target != "price")  # the first day whose window is complete
-    t_all = np.arange(first_t, n - horizon)  # the last observed day of each sample
-    split_row = int(n * (1 - spec.test_fraction))  # test targets are the last rows, as the seed's 80/20
-    is_test = t_all + horizon >= split_row
-    n_test, n_rest = int(is_test.sum()), int((~is_test).sum())
-    n_val = int(round(n_rest * spec.val_fraction))
-    if n_test < 2 or n_rest - n_val < 2 or n_val < 1:
-        need = int(np.ceil((first_t + horizon + 6) / (1 - spec.test_fraction)))
-        raise DataError(
-            f"{csv.name} has {n} rows: too few for window {window} + horizon {horizon} and a "
-            f"{spec.test_fraction:.0%} test split ({n_rest} training and {n_test} test windows); "
-            f"give at least ~{need} rows or a smaller data.window"
-        )
-    n_train = n_rest - n_val
-    feats = _features(prices, target)
     if target in RATIOS and (prices <= 0).any():
         raise DataError(f"data.target={target} needs positive values, but '{column}' has {int((prices <= 0).sum())} "
                         "<= 0; use target=delta (step-to-step differences) or auto")
@@ -293,6 +277,22 @@ def price_csv(
 def _windows(csv: Path, dates: np.ndarray, prices: np.ndarray, spec: SplitSpec, window: int, horizon: int,
              target: str, column: str, date_column: str, missing: str) -> DataBundle:
     """The series as (N, window, 1) windows of `target`'s features, split by the predicted day."""
+    n = len(prices)
+    first_t = window - 1 + (target != "price")  # the first day whose window is complete
+    t_all = np.arange(first_t, n - horizon)  # the last observed day of each sample
+    split_row = int(n * (1 - spec.test_fraction))  # test targets are the last rows, as the seed's 80/20
+    is_test = t_all + horizon >= split_row
+    n_test, n_rest = int(is_test.sum()), int((~is_test).sum())
+    n_val = int(round(n_rest * spec.val_fraction))
+    if n_test < 2 or n_rest - n_val < 2 or n_val < 1:
+        need = int(np.ceil((first_t + horizon + 6) / (1 - spec.test_fraction)))
+        raise DataError(
+            f"{csv.name} has {n} rows: too few for window {window} + horizon {horizon} and a "
+            f"{spec.test_fraction:.0%} test split ({n_rest} training and {n_test} test windows); "
+            f"give at least ~{need} rows or a smaller data.window"
+        )
+    n_train = n_rest - n_val
+    feats = _features(prices, target)
     base = prices[t_all]
     y_raw = _to_target(prices[t_all + horizon], base, target)
     train_t = t_all[:n_train]
