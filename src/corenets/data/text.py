@@ -80,6 +80,7 @@ class TextPreprocessing(Preprocessing):
 
     kind = "text"
     input_name = "text"  # the page's text box, and /info's "input"
+    classical_baseline = "tokens"  # evaluate/baselines.py: TF-IDF 1-2-grams of the token ids + logistic regression
 
     @property
     def index(self) -> dict[str, int]:
@@ -87,7 +88,6 @@ class TextPreprocessing(Preprocessing):
             self.__dict__["_index"] = {w: i for i, w in enumerate(self.state["vocab"])}
         return self.__dict__["_index"]
 
-    classical_baseline = "tokens"  # evaluate/baselines.py: TF-IDF 1-2-grams of the token ids + logistic regression
     def facts(self) -> dict[str, Any]:
         """The embedding's rows (the vocabulary, <pad> and <unk> included) and n-gram buckets (0 = none)."""
         return {"vocab_size": len(self.state["vocab"]), "subwords": int(self.state.get("subwords", 0))}
