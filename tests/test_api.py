@@ -189,6 +189,7 @@ def test_show_predictions_draws_images_with_predicted_and_true_labels(saved):
     assert len(shown) == 6
     assert all(ax.images for ax in shown)  # each input drawn as an image by the image kind
     assert all(" / " in ax.get_title() for ax in shown)  # "predicted / true"
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"  # inline in Jupyter whatever its backend
 
 
 def test_show_predictions_writes_text_inputs_as_words(tmp_path):
@@ -208,3 +209,33 @@ def test_show_predictions_writes_text_inputs_as_words(tmp_path):
     assert len(shown) == 4
     words = " ".join(t.get_text() for ax in shown for t in ax.texts)
     assert any(w in words for w in ("wonderful", "dull", "great", "bad"))
+
+
+def test_each_kind_draws_its_own_inputs_and_a_sequence_view_undoes_its_reshape():
+    from matplotlib.figure import Figure
+
+    from corenets.data.bundle import Preprocessing
+    from corenets.data.sequence import SequencePreprocessing, _reshape
+    from corenets.data.vision import ImagePreprocessing
+
+    image = ImagePreprocessing(shape=[3, 4, 5], scale=1 / 255, mean=[0.5] * 3, std=[0.25] * 3, mode="RGB")
+    x = torch.randn(1, 3, 4, 5)
+    rows = SequencePreprocessing(inner=image.to_dict(), mode="rows")
+    a, b, c = Figure().subplots(1, 3)
+    image.draw(a, x[0].numpy())
+    rows.draw(b, _reshape(x, "rows")[0].numpy())  # (4, 15): each image row a step
+    assert np.array_equal(np.asarray(a.images[0].get_array()), np.asarray(b.images[0].get_array()))
+    Preprocessing().draw(c, np.arange(20.0))  # rows of numbers: the first ones, written out
+    assert c.texts and c.texts[0].get_text().startswith("0, 1, 2") and c.texts[0].get_text().endswith("...")
+
+
+def test_writing_a_runs_plots_leaves_a_notebooks_inline_backend_alone(tmp_path):
+    """cn.save_run in Jupyter draws the report's plots; the user's own plt.plot must still show inline after."""
+    pytest.importorskip("matplotlib_inline")
+    code = ("import matplotlib; from corenets.evaluate.plots import curves; "
+            "curves([{'epoch': 1, 'train_loss': 1.0, 'val_loss': 1.1}], 'c.png', 'accuracy'); "
+            "print(matplotlib.get_backend())")
+    env = {**__import__("os").environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "inline" in out.stdout and (tmp_path / "c.png").is_file()

@@ -37,14 +37,30 @@ def titles(out: np.ndarray, y: np.ndarray, task: str, classes: list[str] | None,
             list(pred != np.asarray(y)))
 
 
-def predictions_figure(kind: Any, x: np.ndarray, heads: list[str], wrong: list[bool], cols: int = 4):
-    """(N, ...) model inputs drawn by `kind`, one cell each, titled with `heads`; wrong ones in red."""
+def _grid_class():
     from matplotlib.figure import Figure
 
+    class Grid(Figure):
+        """A Figure Jupyter shows inline whatever the session's matplotlib backend (corenets' plots use Agg)."""
+
+        def _repr_png_(self) -> bytes:
+            import io
+
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            buf = io.BytesIO()
+            FigureCanvasAgg(self).print_png(buf)
+            return buf.getvalue()
+
+    return Grid
+
+
+def predictions_figure(kind: Any, x: np.ndarray, heads: list[str], wrong: list[bool], cols: int = 4):
+    """(N, ...) model inputs drawn by `kind`, one cell each, titled with `heads`; wrong ones in red."""
     n = len(x)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(3.0 * cols, 2.8 * rows))
+    fig = _grid_class()(figsize=(3.0 * cols, 2.8 * rows))
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax in axes:
         ax.axis("off")

@@ -15,7 +15,8 @@ import numpy as np
 def _figure(*args, **kw):
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if "inline" not in os.environ.get("MPLBACKEND", ""):  # Jupyter's inline backend draws off-screen too; forcing
+        matplotlib.use("Agg", force=True)  # Agg there would stop the notebook's own plots from showing
     import matplotlib.pyplot as plt
 
     return plt, *plt.subplots(*args, **kw)
