@@ -64,9 +64,7 @@ def explain_json(run, raw: Any) -> list[dict]:
     if subject is None:
         subject = run._inspect_subject = run_subject(run)
     inputs = run.preprocessing.prepare(raw)
-    views = views_of(subject)
-    names = [f"input {i + 1}" for i in range(len(inputs.x))]
-    return views.explain(inputs.x, [None] * len(inputs.x), names, inputs.base)[1]
+    return views_of(subject).answers(inputs.x, inputs.base)
 
 
 def report_learned(run_dir: Path, bundle) -> None:

@@ -45,6 +45,23 @@ def grad_cam(subject: Subject, x: torch.Tensor, cls: int) -> np.ndarray:
     return LayerAttribution.interpolate(cam.detach(), tuple(x.shape[-2:]), "bilinear")[0, 0].numpy()
 
 
+def overlay(img: np.ndarray, heat: np.ndarray, side: int = 160) -> bytes:
+    """A PNG of the image in grey with the heat map (jet) over it, scaled up to about `side` pixels."""
+    import io
+
+    from matplotlib import colormaps
+    from PIL import Image
+
+    grey = img.mean(-1) if img.ndim == 3 else img
+    h = heat / (heat.max() or 1.0) if heat.max() > 0 else heat
+    rgb = 0.5 * np.repeat(grey[..., None], 3, -1) + 0.5 * colormaps["jet"](h)[..., :3]
+    pic = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    scale = max(1, side // max(pic.size))
+    buf = io.BytesIO()
+    pic.resize((pic.width * scale, pic.height * scale), Image.NEAREST).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 class _Negated(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -133,18 +150,19 @@ class ImageViews(KindViews):
 
     def _json(self, img, panel, pred: int, proba) -> dict:
         """What POST /explain answers per image: the maps as lists and an overlay PNG in base64."""
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(2.4, 2.4))
-        ax.axis("off")
-        ax.imshow(img.mean(-1) if img.ndim == 3 else img, cmap="gray", vmin=0, vmax=1)
         heat = panel.get("gradcam", np.abs(panel["ig"]))
-        ax.imshow(heat, cmap="jet", alpha=0.5)
         out = {"class": self.s.class_name(pred), "method": "grad-cam" if "gradcam" in panel else "integrated-gradients",
                "attribution": np.round(heat, 5).tolist(), "integrated_gradients": np.round(panel["ig"], 6).tolist(),
-               "png": base64.b64encode(png(fig)).decode("ascii")}
+               "png": base64.b64encode(overlay(img, heat)).decode("ascii")}
         if proba is not None:
             out["probability"] = round(float(proba[pred]), 4)
         return out
+
+    def answers(self, x, base=None):
+        pred, proba = self.predicted(x)
+        shown = self.shown(x)
+        return [self._json(shown[r], self.maps(x[r:r + 1], int(pred[r])), int(pred[r]), proba[r] if proba is not None else None)
+                for r in range(len(x))]
 
     def overview(self, x, y, proba):
         sections = []

@@ -98,19 +98,26 @@ class TextViews(KindViews):
         real = (x1[..., 0] if x1.ndim == 3 else x1)[0] != 0
         return x1[:, real] if bool(real.any()) else x1[:, :1]
 
-    def explain(self, x, labels, names, base=None):
+    def words(self, x, labels, names) -> tuple[list[str], list[dict]]:
+        """Per sentence: an HTML paragraph of coloured words, and its JSON (tokens and attributions)."""
         pred, proba = self.predicted(x)
         vocab = self.s.kind.state["vocab"]
         blocks, results = [], []
         for r in range(len(x)):
             ids = self.sentence_ids(x[r:r + 1])
             cls = int(pred[r]) if proba is not None else 0
-            attr, gap = word_attributions(self.s, ids, cls)
-            words = (ids[0, :, 0] if ids.ndim == 3 else ids[0]).tolist()
-            shown = [vocab[i] for i in words]
+            attr, _ = word_attributions(self.s, ids, cls)
+            shown = [vocab[i] for i in (ids[0, :, 0] if ids.ndim == 3 else ids[0]).tolist()]
             head = html.escape(self.title(names[r], pred[r], proba[r] if proba is not None else None, labels[r]))
             blocks.append(f"<p><b>{head}</b><br>{colour_words(shown, attr)}</p>")
             results.append({"class": self.s.class_name(cls), "tokens": shown, "attribution": np.round(attr, 6).tolist()})
+        return blocks, results
+
+    def answers(self, x, base=None):
+        return self.words(x, [None] * len(x), [f"input {i + 1}" for i in range(len(x))])[1]
+
+    def explain(self, x, labels, names, base=None):
+        blocks, results = self.words(x, labels, names)
         text = ("Each word coloured by layer integrated gradients on the embedding (baseline: the pad vector): red "
                 "words pushed towards the predicted class, blue against; hover for the value. <unk> is a word the "
                 "vocabulary does not hold.")

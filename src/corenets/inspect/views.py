@@ -74,6 +74,10 @@ class KindViews:
 
         return projection(self.s, x, y, proba) if proba is not None else []
 
+    def answers(self, x: torch.Tensor, base: np.ndarray | None = None) -> list[dict]:
+        """The per-input JSON of explain() alone (POST /explain); kinds with a cheaper path override it."""
+        return self.explain(x, [None] * len(x), [f"input {i + 1}" for i in range(len(x))], base)[1]
+
     def input_views(self, x: torch.Tensor) -> list[Section]:
         """Views of the model on given inputs that need no test data (images: filters, feature maps)."""
         return []

@@ -77,7 +77,7 @@ class BodyLimit:
 
 # Modules that add routes: each has `routes(app, served)`, called by create_app after the core routes (a route of
 # its own, such as POST /explain, without touching this file's routes). Append a module's name to add it.
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["corenets.serve.explain"]
 
 
 def create_app(run_dir: str | Path, max_upload_mb: float = 10, top_k: int = 5, **limits: Any):
