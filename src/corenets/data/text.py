@@ -266,6 +266,10 @@ def _read_table(path: Path, sep: str | None) -> Any:
 
     if not path.is_file():
         raise DataError(f"text file {path} does not exist; check data.path")
+    from .formats import check_cells, check_lines
+
+    with open(path, "rb") as f:
+        check_lines(f, path)  # a 1 GB line is refused before it is read whole
     data = path.read_bytes()
     if not data.strip():
         raise DataError(f"text file {path} is empty; it needs a header row and data rows")
@@ -280,10 +284,12 @@ def _read_table(path: Path, sep: str | None) -> Any:
 
     quoting = csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL  # GLUE TSVs hold bare quote marks
     try:
-        return pd.read_csv(io.BytesIO(data), sep=sep, quoting=quoting, encoding="utf-8", encoding_errors="replace",
-                           keep_default_na=False, dtype=str)
+        df = pd.read_csv(io.BytesIO(data), sep=sep, quoting=quoting, encoding="utf-8", encoding_errors="replace",
+                         keep_default_na=False, dtype=str)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         raise DataError(f"cannot parse {path} as {'TSV' if sep == chr(9) else 'CSV'}: {str(e).splitlines()[0]}") from None
+    check_cells(df, path)
+    return df
 
 
 def _columns(df: Any, text: str, label: str, path: Path) -> tuple[list[str], np.ndarray]:
