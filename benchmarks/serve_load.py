@@ -1,7 +1,11 @@
 """A bounded load test of `corenets serve` on loopback, and single-image ONNX vs PyTorch eager latency.
 
     flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16]
-        [--workers 1] [--client asyncio|threads]
+        [--workers 1] [--client asyncio|threads] [--hostile]
+
+--hostile: the same server takes --requests good uploads, then --requests more of which every other one is
+hostile (hostile_requests: the issue's pixel bombs, deep JSON, huge integers, 600,000 texts, oversized and broken
+bodies); it reports the good requests' p50 in both runs and the server's peak RSS in both (loopback only).
 
 RUN is an image run (e.g. seed_cnn on Fashion-MNIST). The server runs in its own process(es)
 (`corenets serve RUN [--workers N]` on 127.0.0.1 and a free port). Every request is a real
@@ -249,6 +253,130 @@ def load_threads(port: int, body: bytes, ctype: str, n: int, concurrency: int) -
     return lat, status, time.perf_counter() - t0
 
 
+# ------------------------------------------------------------------ --hostile: good requests mixed with hostile ones
+
+
+def _request(port: int, body: bytes, ctype: str, path: str = "/predict", length: int | None = None) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {ctype}\r\n"
+            f"Content-Length: {len(body) if length is None else length}\r\n\r\n").encode() + body
+
+
+def _png(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def hostile_requests(port: int, png: bytes) -> dict[str, bytes]:
+    """The hostile requests of the issue and their neighbours, each built once (raw HTTP/1.1 bytes). Each is one the
+    server must refuse; large requests it accepts (a 2000x2000 photo, 64 images at once) are load, not hostility."""
+    from PIL import Image
+
+    big = _png(Image.new("RGB", (6000, 6000), (200, 30, 30)))  # 36 MP of one colour: 117 KB
+
+    def files(named: list[tuple[str, bytes]]) -> bytes:
+        boundary = "corenetsbenchmarkboundary"
+        parts = b"".join((f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{n}\"\r\n"
+                          f"Content-Type: image/png\r\n\r\n").encode() + data + b"\r\n" for n, data in named)
+        return _request(port, parts + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}")
+
+    as_json = lambda text: _request(port, text.encode(), "application/json")  # noqa: E731
+    return {
+        "16 one-colour 6000x6000 PNGs (576 MP)": files([(f"{i}.png", big) for i in range(16)]),
+        "one 8000x8000 PNG (64 MP)": files([("huge.png", _png(Image.new("L", (8000, 8000))))]),
+        "65 files": files([(f"{i}.png", png) for i in range(65)]),
+        "a truncated PNG": files([("cut.png", png[: len(png) // 2])]),
+        "text named .png": files([("cat.png", b"GIF89a not an image at all")]),
+        "JSON nested 2,000 deep": as_json("[" * 2000 + "]" * 2000),
+        "an integer 10**400": as_json('{"rows": [{"x": 1' + "0" * 400 + "}]}"),
+        "600,000 one-character texts (3 MB)": as_json('{"texts": [' + ",".join(['"a"'] * 600_000) + "]}"),
+        "Content-Length of 11 MB": _request(port, b"", "multipart/form-data; boundary=x", length=11 * 2**20),
+        "a broken multipart body": _request(port, b"--x\r\nnot a part", "multipart/form-data; boundary=x"),
+    }
+
+
+def load_mixed(port: int, plan: list[tuple[str, bytes]], concurrency: int) -> dict[str, list[tuple[float, int]]]:
+    """Each (label, request) of `plan` once, over `concurrency` tasks; "good" requests reuse a keep-alive connection,
+    every other one gets a fresh connection (the server may close one after refusing a body it did not read).
+    Returns {label: [(latency s, status)]}; a good 200 counts only if its body is a prediction (else status -2)."""
+
+    async def main() -> dict[str, list[tuple[float, int]]]:
+        loop = asyncio.get_running_loop()
+        todo = iter(plan)
+        out: dict[str, list[tuple[float, int]]] = {}
+
+        async def worker() -> None:
+            conn = None
+            for label, request in todo:
+                good = label == "good"
+                t0 = time.perf_counter()
+                try:
+                    if conn is None or not good:
+                        if conn is not None:
+                            conn.transport.close()
+                        conn = (await loop.create_connection(_Exchange, "127.0.0.1", port))[1]
+                    code, answer = await conn.send(request)
+                    if good and code == 200 and b'"predictions"' not in answer:
+                        code = -2
+                except OSError:  # refused, reset, closed, timed out
+                    code = -1
+                    if conn is not None:
+                        conn.transport.close()
+                    conn = None
+                out.setdefault(label, []).append((time.perf_counter() - t0, code))
+                if not good and conn is not None:
+                    conn.transport.close()
+                    conn = None
+            if conn is not None:
+                conn.transport.close()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return out
+
+    try:
+        import uvloop
+
+        return uvloop.run(main())
+    except ImportError:
+        return asyncio.run(main())
+
+
+def measured(pids: list[int], fn):
+    """fn() while sampling the server's RSS: (fn's result, peak MB, wall seconds)."""
+    sampler = MemorySampler(pids)
+    sampler.start()
+    t0 = time.perf_counter()
+    result = fn()
+    wall = time.perf_counter() - t0
+    sampler.stop.set()
+    sampler.join()
+    return result, max(kb for _, kb in sampler.samples) / 1024, wall
+
+
+def hostile_run(port: int, pids: list[int], png: bytes, n: int, concurrency: int) -> dict:
+    """n all-good requests, then n requests of which every other one is hostile (cycling through hostile_requests)."""
+    good = _request(port, *multipart(png))
+    hostile = hostile_requests(port, png)
+    kinds = list(hostile)
+    plan = [("good", good) if i % 2 == 0 else (kinds[(i // 2) % len(kinds)], hostile[kinds[(i // 2) % len(kinds)]])
+            for i in range(n)]
+    all_good, rss_good, wall_good = measured(pids, lambda: load_mixed(port, [("good", good)] * n, concurrency))
+    mixed, rss_mixed, wall_mixed = measured(pids, lambda: load_mixed(port, plan, concurrency))
+    p50 = lambda rows: pct([t for t, _ in rows], 50)  # noqa: E731
+    errors = lambda rows: sum(code != 200 for _, code in rows)  # noqa: E731
+    return {
+        "requests": n, "concurrency": concurrency,
+        "all_good": {"p50_ms": p50(all_good["good"]), "p95_ms": pct([t for t, _ in all_good["good"]], 95),
+                     "errors": errors(all_good["good"]), "rss_peak_mb": rss_good, "wall_s": wall_good},
+        "mixed_good": {"n": len(mixed["good"]), "p50_ms": p50(mixed["good"]),
+                       "p95_ms": pct([t for t, _ in mixed["good"]], 95), "errors": errors(mixed["good"]),
+                       "rss_peak_mb": rss_mixed, "wall_s": wall_mixed},
+        "hostile": {k: {"n": len(v), "status": sorted({c for _, c in v}), "p50_ms": p50(v)}
+                    for k, v in mixed.items() if k != "good"},
+        "p50_ratio": p50(mixed["good"]) / p50(all_good["good"]), "rss_over_all_good_mb": rss_mixed - rss_good,
+    }
+
+
 def pct(lat: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(lat) * 1000, q))
 
@@ -305,6 +433,10 @@ def main(argv=None) -> int:
     p.add_argument("--client", choices=("asyncio", "threads"), default="asyncio",
                    help="asyncio: one lean raw-socket client task per connection (default); threads: http.client in threads")
     p.add_argument("--skip-onnx", action="store_true")
+    p.add_argument("--hostile", action="store_true",
+                   help="after warm-up: --requests all-good requests, then --requests with every other one hostile "
+                        "(pixel bombs, deep JSON, huge integers, 600,000 texts, oversized bodies, ...); compares the "
+                        "good requests' p50 and the server's peak RSS between the two")
     args = p.parse_args(argv)
     load_fn = load if args.client == "asyncio" else load_threads
 
@@ -324,6 +456,9 @@ def main(argv=None) -> int:
         body, ctype = multipart(png)
         load_fn(port, body, ctype, args.warmup, args.concurrency)
         pids = process_tree(server.pid)  # after warm-up, so every worker has started
+        if args.hostile:
+            print(json.dumps(hostile_run(port, pids, png, args.requests, args.concurrency), indent=1))
+            return 0
         rss_warm = tree_rss_kb(pids)
         serial, serial_status, _ = load_fn(port, body, ctype, args.serial, 1)
         sampler = MemorySampler(pids)

@@ -128,7 +128,8 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, top_k: int = 5, *
             pixels = await run_in_threadpool(served.files, uploads)  # decoded off the event loop, within the budget
             return JSONResponse(await batcher.predict(pixels, names))
         if ctype in ("application/json", ""):
-            raw = await request.body()  # at most --max-upload-mb (BodyLimit); parsed and validated in a thread
+            # at most --max-upload-mb (BodyLimit), parsed and validated in a thread; a files-only kind refuses it unread
+            raw = await request.body() if served.body is not None else b""
             return JSONResponse(await run_in_threadpool(_from_json, served, raw))
         raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
 
