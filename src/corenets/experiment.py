@@ -23,6 +23,7 @@ from .data import load_dataset
 from .data.bundle import DataBundle, SplitSpec
 from .engines import Engine, Fitted
 from .errors import RunFolderError
+from .evaluate import baselines
 from .evaluate import metrics as M
 from .evaluate import plots
 from .evaluate.report import build_report
@@ -127,7 +128,8 @@ def run_prepared(run: Prepared) -> Path | None:
     runs.write_history(run.run_dir / "history.csv", fitted.rows)  # a kill between last.pt and history.csv lost a row
     run.engine.finalize(run.bundle, run.run_dir, fitted)
     test = evaluate_outputs(run.engine.predict_outputs(run.bundle.test.x), run.bundle, run.run_dir)
-    write_record(run, fitted, test, wall)
+    classical = baselines.for_run(run.cfg, run.bundle, test, fitted.train_seconds, run.quiet)
+    write_record(run, fitted, test, wall, classical)
     run.engine.close()
     return run.run_dir
 
@@ -148,7 +150,8 @@ def open_folder(run: Prepared) -> None:
         print(f"run folder: {run.run_dir}", flush=True)
 
 
-def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: float) -> Path:
+def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: float,
+                 classical: dict[str, Any] | None = None) -> Path:
     """metrics.json (record.Metrics), the curves and the report: the last step, so a finished run has them all."""
     cfg, bundle = run.cfg, run.bundle
     notes = list(bundle.meta.get("notes", []))
@@ -167,7 +170,8 @@ def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: floa
                       "input_shape": list(bundle.input_shape), "classes": bundle.classes},
                 finished=datetime.now().isoformat(timespec="seconds"), notes=notes,
                 warnings=baseline_warnings(test, bundle.task))
-    m = dataclasses.replace(m, **run.engine.record())
+    m = dataclasses.replace(m, **run.engine.record(), classical=classical)
+    m.warnings += [classical["warning"]] if classical and classical["warning"] else []
     plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse",
                  unit=bundle.meta.get("target_unit", ""))
     write_metrics(run.run_dir, m)
@@ -236,7 +240,9 @@ def run_cv(cfg: RunConfig, quiet: bool = False) -> Path:
 
 def write_cv_record(cfg: RunConfig, parent: Path, folds: list[Path]) -> None:
     each = [read_metrics(f) for f in folds]
-    m = Metrics(task=each[0].task, test=M.summarize_folds([f.test for f in each], each[0].task), recipe=cfg.name,
+    test = M.summarize_folds([f.test for f in each], each[0].task)
+    m = Metrics(task=each[0].task, test=test, classical=baselines.over_folds([f.classical for f in each], test),
+                recipe=cfg.name,
                 description=describe(cfg), cv=cfg.cv, folds=[f.name for f in folds],
                 train_seconds=float(sum(f.train_seconds for f in each)), parameters=each[0].parameters,
                 members=cfg.model.members, seed=cfg.seed, device=each[0].device, engine=each[0].engine,
@@ -245,7 +251,8 @@ def write_cv_record(cfg: RunConfig, parent: Path, folds: list[Path]) -> None:
                 notes=[f"{cfg.cv}-fold stratified cross-validation: each fold's rows are the test set once; "
                        "validation is carved from the other folds, so no test row ever chooses a model. Each fold "
                        "folder is a full run."])
-    m.warnings = baseline_warnings(m.test, m.task)
+    m.warnings = baseline_warnings(m.test, m.task) + ([m.classical["warning"]] if m.classical and m.classical["warning"]
+                                                      else [])
     write_metrics(parent, m)
     build_report(parent)
 
@@ -259,7 +266,7 @@ def summary_line(run_dir: Path) -> str:
         val = f"{v['mean']:.4f} ± {v['std']:.4f}" if isinstance(v, dict) else f"{v:.4f}"
         b = base.get(k)
         parts.append(f"{k} {val}" + (f" (baseline {b:.4f})" if isinstance(b, float) else ""))
-    return "test: " + ", ".join(parts) + "".join(f"\nwarning: {w}" for w in m.warnings)
+    return "test: " + ", ".join(parts) + baselines.summary_text(m.classical) + "".join(f"\nwarning: {w}" for w in m.warnings)
 
 
 def baseline_warnings(test: dict[str, Any], task: str) -> list[str]:
@@ -280,3 +287,7 @@ def baseline_warnings(test: dict[str, Any], task: str) -> list[str]:
         worse = v > b if resolve_mode(k, "auto") == "min" else v < b
         if v != b and not worse:
             return []
+        return [f"test {k} {v:.4f} is {'the same as' if v == b else 'worse than'} the baseline's {b:.4f} "
+                f"({base.get('name', 'baseline')}): the model does no better than a rule that ignores its inputs; "
+                "check the data, the learning rate and the number of epochs"]
+    return []

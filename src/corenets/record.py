@@ -222,6 +222,9 @@ class Metrics:
     notes: list[str] = field(default_factory=list)
     # what a reader must not miss, in plain words: a score at or below its baseline (experiment.baseline_warnings)
     warnings: list[str] = field(default_factory=list)
+    # the strong classical baseline (evaluate/baselines.py): {"name", "metrics", "key", "beaten", "warning",
+    # "fit_seconds" (apart from train_seconds), "rows", "of_rows", "note"}; None when report.classical_baseline is off
+    classical: dict[str, Any] | None = None
     cv: int = 0  # > 0: a cross-validation parent
     folds: list[str] = field(default_factory=list)  # its fold folders' names
     format: int = METRICS_FORMAT

@@ -12,18 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
+
+from .bundle import Inputs
 
 TIE = 0.01  # the level must be this much better on validation to be chosen over the delta, which tracks persistence
 
 
 def validation_rmse(bundle: Any, outputs: np.ndarray) -> float:
     """RMSE in the series' units of raw (standardised) outputs for bundle.val, after the kind's own post-processing."""
-    from .timeseries import to_prices
-
     info = bundle.meta["series"]["val"]
-    y = bundle.preprocessing.inverse_target(torch.as_tensor(np.asarray(outputs, np.float64).reshape(-1))).numpy()
-    pred = to_prices(y, np.asarray(info["base"]), bundle.meta["target"])
+    pred = bundle.preprocessing.outputs(np.asarray(outputs, np.float64).reshape(-1),
+                                        Inputs(bundle.val.x, base=np.asarray(info["base"])))
     return float(np.sqrt(np.mean((pred - np.asarray(info["truth"])) ** 2)))
 
 

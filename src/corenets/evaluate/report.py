@@ -157,8 +157,15 @@ def _metrics_section(rep: Report, m) -> None:
     rep.heading("Test metrics" + (f" (mean ± std over {m.cv} folds)" if m.cv else ""))
     keys = [k for k, v in test.items() if isinstance(v, (float, int, dict)) and k not in ("n", "baseline", "per_class")
             and not (isinstance(v, dict) and "mean" not in v)]
-    rows = [[k, test[k], base.get(k, "")] for k in keys]
-    rep.table(["metric", "model", f"baseline: {base.get('name', '')}"], rows)
+    c = m.classical
+    classical = c["metrics"] if c else {}
+    rows = [[k, test[k], base.get(k, "")] + ([classical.get(k, "")] if c else []) for k in keys]
+    rep.table(["metric", "model", f"baseline: {base.get('name', '')}"] + ([f"classical: {c['name']}"] if c else []), rows)
+    if c:
+        verdict = {True: "The network beats it", False: "The network does NOT beat it", None: "Not compared"}[c["beaten"]]
+        rep.text(f"Classical baseline: {c['name']} (scikit-learn), fitted on the same training rows and scored on the "
+                 f"same test rows in {c['fit_seconds']:.1f} s, apart from training. {verdict} on test {c['key']}."
+                 + (f" It was {c['note']}." if c["note"] else "") + " Off with --set report.classical_baseline=false.")
     per_class = test.get("per_class")
     if per_class:
         rep.heading("Per class (test)")
