@@ -138,3 +138,21 @@ def test_report_classical_baseline_false_leaves_it_out(tmp_path):
     run, m, line = _digits_run(tmp_path, "report.classical_baseline=false")
     assert m["classical"] is None and "classical" not in line
     assert "classical:" not in (run / "report.md").read_text() and "Classical baseline" not in (run / "report.md").read_text()
+
+
+def test_compare_shows_each_runs_classical_baseline(tmp_path):
+    from corenets.compare import compare_runs
+
+    def finished(name, classical):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "metrics.json").write_text(json.dumps({"task": "multiclass", "test": {"accuracy": 0.9},
+                                                      "classical": classical}))
+        return run
+
+    c = {"name": "logistic regression on the pixels", "key": "accuracy", "metrics": {"accuracy": 0.95},
+         "beaten": False}
+    text = compare_runs([finished("a", c), finished("b", None)], tmp_path)
+    assert text.splitlines()[0].endswith("| classical baseline |")
+    assert "| accuracy 0.9500, logistic regression on the pixels (NOT beaten) |" in text
+    assert text.splitlines()[3].endswith("| off |")  # run b turned it off (report.classical_baseline=false)

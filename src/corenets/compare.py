@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import RunFolderError
+from .evaluate import baselines
 from .evaluate import metrics as M
 from .evaluate.plots import overlay_curves
 from .files import atomic_write_text, read_history
@@ -34,13 +35,13 @@ def compare_runs(run_dirs: list[Path], out: Path | None = None) -> str:
     infos: dict[Path, Metrics] = {r: read_metrics(r) for r in run_dirs}
     tasks = list(dict.fromkeys(m.task for m in infos.values()))
     keys = list(dict.fromkeys(k for t in tasks for k in M.HEADLINE[t]))  # every task's columns, blank where none
-    header = ["run", "model", "parameters", "train s", "s/epoch", "epochs", *keys]
+    header = ["run", "model", "parameters", "train s", "s/epoch", "epochs", *keys, "classical baseline"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, m in infos.items():
         epochs = m.epochs_run
         row = [r.name, _model_name(r), m.parameters or "", f"{m.train_seconds:.1f}",
                f"{m.train_seconds / epochs:.2f}" if epochs else "", epochs or ""]
-        row += [_cell(m.test.get(k, "")) for k in keys]
+        row += [_cell(m.test.get(k, "")) for k in keys] + [baselines.cell(m.classical)]
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
     lines.append("")
     lines += baseline_lines(infos)

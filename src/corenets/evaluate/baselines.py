@@ -193,3 +193,13 @@ def summary_text(classical: dict[str, Any] | None) -> str:
     v = classical["metrics"].get(key)
     shown = f"{v['mean']:.4f} ± {v['std']:.4f}" if isinstance(v, dict) else f"{v:.4f}"
     return f"; classical baseline ({classical['name']}): {key} {shown}"
+
+
+def cell(classical: dict[str, Any] | None) -> str:
+    """compare's cell: 'accuracy 0.9610, logistic regression on the pixels (beaten)'; 'off' when not fitted."""
+    if not classical:
+        return "off"
+    v = classical["metrics"].get(classical["key"])
+    shown = f"{v['mean']:.4f}" if isinstance(v, dict) else f"{v:.4f}"
+    beaten = {True: "beaten", False: "NOT beaten", None: "?"}[classical.get("beaten")]
+    return f"{classical['key']} {shown}, {classical['name']} ({beaten})"
