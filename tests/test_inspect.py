@@ -180,3 +180,17 @@ def test_a_run_draws_what_it_learned_once_unless_switched_off(tmp_path, capsys):
     page = (run / "inspect" / "index.html").read_text()
     assert 'src="attributions.png"' in page and "What the last hidden layer sees" in page
     assert f"inspect: {run / 'inspect' / 'index.html'}" in capsys.readouterr().out
+
+
+def test_without_captum_inspect_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    import sys
+
+    run = image_run(tmp_path)
+    monkeypatch.setitem(sys.modules, "captum", None)  # `import captum` raises ImportError
+    assert main(["inspect", str(run)]) == 2
+    assert "pip install 'corenets[inspect]'" in capsys.readouterr().err
+    from corenets.inspect.report import draw_learned
+
+    (run / "plots").mkdir(exist_ok=True)
+    draw_learned(run, None)  # a finished run still gets its report, which says why the section is missing
+    assert "Captum is not installed" in (run / "plots" / "learned_failed.txt").read_text()

@@ -160,3 +160,48 @@ def test_gate_traces_match_the_scratch_cells_in_float64(kind):
         for g, v in gates.items():
             np.testing.assert_allclose(trace[g][t].numpy(), v.data[0], atol=1e-6, rtol=0, err_msg=f"{kind} gate {g}, step {t}")
         np.testing.assert_allclose(trace["h"][t].numpy(), h.data[0], atol=1e-6, rtol=0)
+
+
+# ------------------------------------------------------------------ real data (slow): input ablation
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+SST2 = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
+
+
+def _trained(tmp_path, args) -> "object":
+    from corenets.cli import main
+    from corenets.runs import load_run
+
+    assert main(["run", *args, "--quiet", "--out", str(tmp_path)]) == 0
+    (run,) = [p for p in tmp_path.iterdir() if (p / "model.pt").is_file()]
+    return load_run(run)
+
+
+def _ablation_on_test(run, ablate, n: int = 100):
+    from corenets.experiment import load_data
+    from corenets.inspect.api import run_subject
+
+    bundle = load_data(run.config)
+    return ablate(run_subject(run), bundle.test.x[:n])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").path.exists(f"{FASHION}/train-images-idx3-ubyte.gz"), reason="Debian's Fashion-MNIST is not installed")
+def test_input_ablation_on_trained_fashion_mnist(tmp_path, capsys):
+    run = _trained(tmp_path, ["fashion-mnist-cnn", "--epochs", "2", "--set", f"data.path={FASHION}"])
+    top, rand = _ablation_on_test(run, image_ablation)
+    with capsys.disabled():
+        print(f"\nFashion-MNIST seed_cnn, 100 test images: deleting the top-10% IG pixels drops p(predicted) by "
+              f"{top:.4f}, a random 10% by {rand:.4f}")
+    assert top > rand
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SST2 / "train.tsv").is_file(), reason=f"SST-2 is not at {SST2}")
+def test_input_ablation_on_trained_sst2(tmp_path, capsys):
+    run = _trained(tmp_path, ["sst2-lstm", "--epochs", "1", "--set", f"data.path={SST2}"])
+    top, rand = _ablation_on_test(run, text_ablation)
+    with capsys.disabled():
+        print(f"\nSST-2 sst2-lstm, 100 test sentences: deleting the top-10% words (by layer IG) drops p(predicted) "
+              f"by {top:.4f}, a random 10% by {rand:.4f}")
+    assert top > rand

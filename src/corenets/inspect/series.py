@@ -46,7 +46,7 @@ class SeriesViews(KindViews):
         return [Section("Which past days mattered", text, [Figure("window.png", text, png(fig))])], results
 
     def overview(self, x, y, proba):
-        n = min(len(x), 200)
+        n = min(len(x), 100)
         attr = np.stack([np.abs(integrated_gradients(self.s, x[i:i + 1], 0)[0].reshape(-1)) for i in range(n)])
         lags = np.arange(-attr.shape[1] + 1, 1)
         plt = pyplot()
