@@ -92,6 +92,7 @@ def test_the_report_says_which_target_auto_chose(tmp_path, temps_csv):
     r = _forecast_run(tmp_path, temps_csv, "temp", epochs=1)
     assert r["metrics"]["test"]["target"] == "delta"
     assert "data.target=auto chose 'delta'" in r["report"]
+    assert "Forecast target: delta" in r["report"]
 
 
 @pytest.mark.slow

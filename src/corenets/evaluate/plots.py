@@ -70,6 +70,8 @@ def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str, unit
                     ax.annotate(f"{v:.4g}", (e, v), textcoords="offset points", xytext=(6, 4), fontsize=8,
                                 color=line.get_color())
         _epoch_axis(ax, epochs)
+        if short:
+            ax.margins(y=0.2)  # room for the value labels
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{key} ({unit})" if unit and key != "loss" else key)
         ax.grid(alpha=0.3)
@@ -108,10 +110,10 @@ def confusion(matrix: Sequence[Sequence[int]], classes: list[str], path: str | P
     for i in range(k):
         for j in range(k):
             text = f"{cm[i, j]:.0f}"
-            if k <= 12 and cm[i].sum():
+            if k <= 12 and cm[i, j]:  # an empty cell stays a quiet 0
                 text += f"\n{norm[i, j]:.0%}"
             ax.text(j, i, text, ha="center", va="center", fontsize=font if k > 12 else font * 0.8,
-                    color="white" if norm[i, j] > 0.5 else "black")
+                    color="white" if norm[i, j] > 0.5 else "black" if cm[i, j] else "#aaa")
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
     return _save(plt, fig, path)
 

@@ -157,6 +157,9 @@ def _metrics_section(rep: Report, m) -> None:
     rep.heading("Test metrics" + (f" (mean ± std over {m.cv} folds)" if m.cv else ""))
     keys = [k for k, v in test.items() if isinstance(v, (float, int, dict)) and k not in ("n", "baseline", "per_class")
             and not (isinstance(v, dict) and "mean" not in v)]
+    if isinstance(test.get("target"), str):  # a forecast: what the network predicted, in its own words
+        rep.text(f"Forecast target: {test['target']} (data.target; auto chooses price or delta on validation). "
+                 "Every figure here is in the series' own units, the forecast turned back into a value.")
     c = m.classical
     classical = c["metrics"] if c else {}
     rows = [[k, test[k], base.get(k, "")] + ([classical.get(k, "")] if c else []) for k in keys]
