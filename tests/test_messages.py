@@ -111,3 +111,20 @@ def test_a_run_below_its_baseline_warns_on_the_console_in_the_report_and_in_metr
     m = json.loads((run / "metrics.json").read_text())
     assert m["warnings"] and "majority class" in m["warnings"][0]
     assert m["warnings"][0] in (run / "report.md").read_text()
+
+
+def test_corenets_evaluate_rewrites_the_warnings_with_the_scores(tmp_path, capsys, monkeypatch):
+    from corenets.experiment_torch import TorchEngine
+
+    with monkeypatch.context() as m:  # a run scored below its baseline...
+        m.setattr(TorchEngine, "predict_outputs", lambda self, x: np.zeros((len(x), 1), np.float32))
+        assert main(["run", "breast-cancer-ann", "--epochs", "2", "--quiet", "--out", str(tmp_path),
+                     "--set", "report.classical_baseline=false"]) == 0
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "metrics.json").read_text())["warnings"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0  # ...re-scored with its real weights: the warning goes with the score
+    assert "warning:" not in capsys.readouterr().out
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["test"]["accuracy"] > m["test"]["baseline"]["accuracy"] and m["warnings"] == []
+    assert "Warning:" not in (run / "report.md").read_text()

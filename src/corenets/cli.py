@@ -218,7 +218,7 @@ def cmd_evaluate(args) -> int:
     import dataclasses
 
     from .evaluate.report import build_report
-    from .experiment import evaluate_model, load_data, summary_line
+    from .experiment import evaluate_model, load_data, record_warnings, summary_line
     from .record import read_metrics, write_metrics
     from .runs import load_run
 
@@ -226,7 +226,7 @@ def cmd_evaluate(args) -> int:
     m = read_metrics(run.path)  # a finished run: an unfinished one is resumed, not re-scored
     cfg = run.config
     test = evaluate_model(run.scorer, load_data(cfg), run.path, cfg.train.eval_batch_size)
-    write_metrics(run.path, dataclasses.replace(m, test=test))
+    write_metrics(run.path, dataclasses.replace(m, test=test, warnings=record_warnings(test, m.task, m.classical)))
     build_report(run.path)
     print(summary_line(run.path))
     print(f"report: {run.path / 'report.html'}")

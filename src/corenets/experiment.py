@@ -169,9 +169,8 @@ def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: floa
                 data={**bundle.sizes(), "dataset": bundle.meta.get("dataset", cfg.data.name),
                       "input_shape": list(bundle.input_shape), "classes": bundle.classes},
                 finished=datetime.now().isoformat(timespec="seconds"), notes=notes,
-                warnings=baseline_warnings(test, bundle.task))
+                warnings=record_warnings(test, bundle.task, classical))
     m = dataclasses.replace(m, **run.engine.record(), classical=classical)
-    m.warnings += [classical["warning"]] if classical and classical["warning"] else []
     plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse",
                  unit=bundle.meta.get("target_unit", ""))
     write_metrics(run.run_dir, m)
@@ -251,8 +250,7 @@ def write_cv_record(cfg: RunConfig, parent: Path, folds: list[Path]) -> None:
                 notes=[f"{cfg.cv}-fold stratified cross-validation: each fold's rows are the test set once; "
                        "validation is carved from the other folds, so no test row ever chooses a model. Each fold "
                        "folder is a full run."])
-    m.warnings = baseline_warnings(m.test, m.task) + ([m.classical["warning"]] if m.classical and m.classical["warning"]
-                                                      else [])
+    m.warnings = record_warnings(m.test, m.task, m.classical)
     write_metrics(parent, m)
     build_report(parent)
 
@@ -267,6 +265,12 @@ def summary_line(run_dir: Path) -> str:
         b = base.get(k)
         parts.append(f"{k} {val}" + (f" (baseline {b:.4f})" if isinstance(b, float) else ""))
     return "test: " + ", ".join(parts) + baselines.summary_text(m.classical) + "".join(f"\nwarning: {w}" for w in m.warnings)
+
+
+def record_warnings(test: dict[str, Any], task: str, classical: dict[str, Any] | None = None) -> list[str]:
+    """Every warning metrics.json carries, from its scores: at or below the baseline, losing to the classical one.
+    Whoever writes or rewrites the scores (the run, a cross-validation parent, `corenets evaluate`) calls this."""
+    return baseline_warnings(test, task) + ([classical["warning"]] if classical and classical.get("warning") else [])
 
 
 def baseline_warnings(test: dict[str, Any], task: str) -> list[str]:
