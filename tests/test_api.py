@@ -107,6 +107,9 @@ def test_evaluate_gives_test_metrics_with_baselines(trained, digits):
     test = cn.evaluate(model, digits)
     assert test["n"] == len(digits.test) and test["accuracy"] > 0.8
     assert test["baseline"]["accuracy"] < 0.2 and "majority" in test["baseline"]["name"]
+    assert "logistic regression" in test["classical"]["name"] and test["classical"]["metrics"]["accuracy"] > 0.8
+    assert isinstance(test["warnings"], list)
+    assert "classical" not in cn.evaluate(model, digits, classical=False)
     pred = model(digits.test.x[:5]).argmax(1).numpy()
     assert test["accuracy"] == pytest.approx(float(np.mean(
         model.eval()(digits.test.x).argmax(1).detach().numpy() == digits.test.y.numpy())))

@@ -67,24 +67,32 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
-def evaluate(model: torch.nn.Module, bundle: DataBundle, *, tta: str = "none", verbose: int = 1) -> dict[str, Any]:
+def evaluate(model: torch.nn.Module, bundle: DataBundle, *, tta: str = "none", classical: bool = True,
+             train_seconds: float = 0.0, verbose: int = 1) -> dict[str, Any]:
     """Test metrics of `model` on bundle.test beside their baselines, as a CLI run's metrics.json "test" holds.
 
     Args:
         tta: "flip" scores the model averaged with its mirror image (mirror-safe images only).
-        verbose: 1 prints a warning when the score is at or below its baseline; 0 does not.
+        classical: also fit the strong scikit-learn baseline on the same rows (evaluate/baselines.py).
+        train_seconds: the training time its fit is budgeted against (10% of it, at least 2 s).
+        verbose: 1 prints a warning when the score is at or below a baseline; 0 does not.
     Returns:
-        A dict: the task's metrics (accuracy, f1, roc_auc, per_class, confusion_matrix, or rmse, mae, r2) and
-        "baseline" (the majority class, the training mean, or persistence for a forecast), plus "warnings".
+        A dict: the task's metrics (accuracy, f1, roc_auc, per_class, confusion_matrix, or rmse, mae, r2),
+        "baseline" (the majority class, the training mean, or persistence for a forecast), "classical" and
+        "warnings".
     """
-    from .experiment import baseline_warnings, evaluate_outputs
+    from .experiment import evaluate_outputs, record_warnings
     from .train.loop import predict_outputs
 
     out = predict_outputs(scorer(model, tta), bundle.test.x, TrainConfig.eval_batch_size, _device_of(model)).numpy()
     with tempfile.TemporaryDirectory() as tmp:  # the plots have no run folder to go to
         (Path(tmp) / "plots").mkdir()
         test = evaluate_outputs(out, bundle, Path(tmp))
-    test["warnings"] = baseline_warnings(test, bundle.task)
+    if classical:
+        from .evaluate.baselines import classical_baseline, compare_to
+
+        test["classical"] = compare_to(classical_baseline(bundle, train_seconds), test)
+    test["warnings"] = record_warnings(test, bundle.task, test.get("classical"))
     if verbose:
         for w in test["warnings"]:
             print(f"warning: {w}", flush=True)
