@@ -7,7 +7,8 @@
 hostile (hostile_requests: the issue's pixel bombs, deep JSON, huge integers, 600,000 texts, oversized and broken
 bodies); it reports the good requests' p50 in both runs and the server's peak RSS in both (loopback only).
 
-RUN is an image run (e.g. seed_cnn on Fashion-MNIST). The server runs in its own process(es)
+RUN is an image run (e.g. seed_cnn on Fashion-MNIST); --hostile also takes a text run (its good request is two
+sentences as JSON, so the hostile JSON bodies reach the text kind's validation). The server runs in its own process(es)
 (`corenets serve RUN [--workers N]` on 127.0.0.1 and a free port). Every request is a real
 multipart upload (field `file`) of the same 28x28 PNG (a Fashion-MNIST test image) to POST /predict.
 
@@ -353,9 +354,20 @@ def measured(pids: list[int], fn):
     return result, max(kb for _, kb in sampler.samples) / 1024, wall
 
 
+def good_request(port: int, png: bytes) -> bytes:
+    """The good request for the served run's input: the PNG upload (image), or two sentences as JSON (text)."""
+    card = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=10).read())
+    if card["input"] == "text":
+        return _request(port, json.dumps({"texts": ["a gripping and moving film", "dull and far too long"]}).encode(),
+                        "application/json")
+    if card["input"] != "image":
+        raise SystemExit(f"--hostile measures image and text runs; this run reads {card['input']}")
+    return _request(port, *multipart(png))
+
+
 def hostile_run(port: int, pids: list[int], png: bytes, n: int, concurrency: int) -> dict:
     """n all-good requests, then n requests of which every other one is hostile (cycling through hostile_requests)."""
-    good = _request(port, *multipart(png))
+    good = good_request(port, png)
     hostile = hostile_requests(port, png)
     kinds = list(hostile)
     plan = [("good", good) if i % 2 == 0 else (kinds[(i // 2) % len(kinds)], hostile[kinds[(i // 2) % len(kinds)]])
@@ -454,7 +466,10 @@ def main(argv=None) -> int:
                 time.sleep(0.1)
         png = test_png()
         body, ctype = multipart(png)
-        load_fn(port, body, ctype, args.warmup, args.concurrency)
+        if args.hostile:  # warm up with the run's own good request (a text run refuses the PNG)
+            load_mixed(port, [("good", good_request(port, png))] * args.warmup, args.concurrency)
+        else:
+            load_fn(port, body, ctype, args.warmup, args.concurrency)
         pids = process_tree(server.pid)  # after warm-up, so every worker has started
         if args.hostile:
             print(json.dumps(hostile_run(port, pids, png, args.requests, args.concurrency), indent=1))

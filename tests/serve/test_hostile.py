@@ -27,7 +27,7 @@ from tiny_runs import image_run, series_run, table_run, text_run  # noqa: E402
 
 from corenets.cli import main  # noqa: E402
 from corenets.serve import create_app  # noqa: E402
-from corenets.serve.model import PixelBudget  # noqa: E402
+from corenets.serve.model import Budget  # noqa: E402
 
 
 def png(array: np.ndarray) -> bytes:
@@ -177,8 +177,8 @@ def test_json_to_an_image_server_is_refused_before_it_is_parsed(clients):
 # ------------------------------------------------------------------ one slow request does not hold up the others
 
 
-def test_pixel_budget_admits_in_arrival_order_and_never_holds_more_than_its_limit():
-    budget = PixelBudget(10)
+def test_the_budget_admits_in_arrival_order_and_never_holds_more_than_its_limit():
+    budget = Budget(10)
     order, inside = [], []
     release = threading.Event()
 

@@ -25,6 +25,8 @@ from tiny_runs import image_run, make_run, series_run, table_run, text_run  # no
 from corenets.serve import create_app  # noqa: E402
 
 EXAMPLES = 40  # per operation and generation mode: about a second each on a small CPU
+# the core routes; a route added through serve.app.EXTENSIONS joins once its schema states its bodies and answers
+FUZZED = {"/predict", "/health", "/info"}
 CHECKS = [C.not_a_server_error, C.status_code_conformance, C.content_type_conformance, C.response_schema_conformance]
 
 
@@ -68,7 +70,7 @@ def test_no_server_errors_and_answers_that_match_the_schema(api, mode):
     statuses: dict[str, set[int]] = {}
     for result in schema.get_all_operations():
         op = result.ok()
-        if mode is GenerationMode.NEGATIVE and op.method.upper() == "GET":
+        if op.path not in FUZZED or mode is GenerationMode.NEGATIVE and op.method.upper() == "GET":
             continue  # a GET takes no input to get wrong
 
         @given(case=op.as_strategy(generation_mode=mode))

@@ -20,7 +20,8 @@ import torch
 from ..data.bundle import Limits
 from ..errors import ConfigError, CorenetsError, InputError
 
-__all__ = ["InputError", "PixelBudget", "ServedModel", "limits_from"]
+__all__ = ["Budget", "InputError", "ServedModel", "limits_from"]
+JSON_IN_FLIGHT = 16 * 2**20  # bytes of JSON bodies parsed at once per process: 16 MB make at most ~250 MB of Python objects
 LIMITS = tuple(f.name for f in fields(Limits) if f.name != "decoding")  # the request limits, each a serve flag
 
 
@@ -35,11 +36,13 @@ def limits_from(**values: Any) -> Limits:
     return Limits(**values)
 
 
-class PixelBudget:
-    """At most `limit` decoded image pixels at once across all requests of this process.
+class Budget:
+    """At most `limit` units of work at once across all requests of this process: decoded image pixels, or bytes of
+    JSON being parsed.
 
-    A request enters in arrival order once its pixels fit, so one waits only for the decodes admitted before it:
-    never for longer than decoding `limit` pixels (plus its own turn), however many large requests follow it.
+    A request enters in arrival order once its units fit, so one waits only for the work admitted before it: never
+    for longer than `limit` units of it (plus its own turn), however many large requests follow it. A request over
+    the whole budget enters alone.
     """
 
     def __init__(self, limit: int):
@@ -48,8 +51,8 @@ class PixelBudget:
         self._queue: deque[object] = deque()
 
     @contextmanager
-    def __call__(self, pixels: int) -> Iterator[None]:
-        n, me = min(pixels, self.limit), object()
+    def __call__(self, units: int) -> Iterator[None]:
+        n, me = min(units, self.limit), object()
         with self._cond:
             self._queue.append(me)
             self._cond.wait_for(lambda: self._queue[0] is me and self.used + n <= self.limit)
@@ -92,7 +95,8 @@ class ServedModel:
             p.requires_grad_(False)  # inference only; also makes the weights plainly read-only for the threads
         self.pre = self.run.preprocessing.reader()  # the kind that reads raw inputs
         self.kind = self.pre.input_name  # the page's input widget
-        self.limits.decoding = PixelBudget(self.limits.max_request_pixels)
+        self.limits.decoding = Budget(self.limits.max_request_pixels)
+        self.parsing = Budget(JSON_IN_FLIGHT)
         self.max_pixels = self.limits.max_pixels
         self.body = self.pre.http_body(self.limits)  # the JSON body's pydantic model; None: files only
         self.top_k = top_k
@@ -142,7 +146,8 @@ class ServedModel:
             return _refusing(self.pre.http_json, None, self.limits)  # a files-only kind says how to send files
         from ..data.http_body import parse
 
-        return _refusing(self.pre.http_json, parse(self.body, raw, self.hint()), self.limits)
+        with self.parsing(len(raw)):  # bounds the Python objects of concurrent bodies (600,000 texts: ~40 MB each)
+            return _refusing(self.pre.http_json, parse(self.body, raw, self.hint()), self.limits)
 
     def hint(self) -> str:
         return self.pre.hint()
