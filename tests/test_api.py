@@ -41,6 +41,7 @@ def test_dir_shows_every_public_name_and_import_stays_lazy():
                  "TrainConfig", "RunConfig", "run_recipe", "list_recipes", "CorenetsError"):
         assert name in names and name in cn.__all__
     assert all(getattr(cn, name) is not None for name in cn.__all__)
+    assert "Any" not in names and "annotations" not in names  # the module's own imports are not public names
     code = "import sys, corenets; dir(corenets); print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"  # import and tab completion load neither torch nor numpy
@@ -143,7 +144,7 @@ def test_save_run_writes_the_folder_a_cli_run_writes(saved, trained, digits, cap
     assert cli.main(["export", str(saved), "--out", str(tmp_path / "exported")]) == 0
 
 
-def test_a_saved_notebook_run_serves(saved):
+def test_a_saved_notebook_run_serves_and_predicts(saved, tmp_path, capsys):
     pytest.importorskip("fastapi")
     import io
 
@@ -160,7 +161,13 @@ def test_a_saved_notebook_run_serves(saved):
     Image.fromarray((digit * 255 / 16).astype(np.uint8), mode="L").save(buf, format="PNG")
     r = client.post("/predict", files=[("file", ("d.png", buf.getvalue(), "image/png"))])
     assert r.status_code == 200, r.text
-    assert r.text.count('"') > 0 and cn.load_run(saved).predict(buf.getvalue()).labels[0] in r.text
+    label = cn.load_run(saved).predict(buf.getvalue()).labels[0]
+    assert f'"{label}"' in r.text
+    png = tmp_path / "digit.png"  # and `corenets predict` on the folder says the same
+    png.write_bytes(buf.getvalue())
+    capsys.readouterr()
+    assert cli.main(["predict", str(saved), str(png), "--json"]) == 0
+    assert f'"{label}"' in capsys.readouterr().out
 
 
 def test_save_run_refuses_a_model_it_cannot_rebuild(digits, trained, tmp_path):

@@ -46,7 +46,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     """Every public name, loaded or not, so tab completion shows `fit` before its first use."""
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(__all__) | {k for k in globals() if k.startswith("__")})  # not typing's Any
 
 
 def run_recipe(name: str, *overrides: str, resume: str | None = None, quiet: bool = False, **settings: Any):
