@@ -113,6 +113,11 @@ def test_characters_per_text_rows_and_prices_have_limits_with_flags(runs):
     refused(table.post("/predict", files={"file": ("t.csv", csv, "text/csv")}), 413, "4 rows", "--max-rows")
     assert table.post("/predict", json={"rows": [row] * 3}).status_code == 200
 
+    wide = b",".join(b"c%d" % i for i in range(1001)) + b"\n" + b",".join(b"1" for _ in range(1001)) + b"\n"
+    refused(table.post("/predict", files={"file": ("wide.csv", wide, "text/csv")}), 413, "1,001 columns", "--max-columns")
+    narrow = TestClient(create_app(runs["table"], max_columns=2))  # the training columns (3) are always allowed
+    assert narrow.post("/predict", files={"file": ("t.csv", b"age,income,city\n30,2.0,oslo\n", "text/csv")}).status_code == 200
+
     series = TestClient(create_app(runs["series"], max_prices=30))
     refused(series.post("/predict", json={"prices": [100.0] * 31}), 413, "31 prices", "--max-prices")
     assert series.post("/predict", json={"prices": [100.0 + i for i in range(30)]}).status_code == 200

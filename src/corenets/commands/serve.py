@@ -25,6 +25,8 @@ def _arguments(p):
     p.add_argument("--max-rows", type=int, default=10_000, help="most table or number rows per request (default 10000)")
     p.add_argument("--max-prices", type=int, default=100_000,
                    help="most prices per forecast request, or lines of its CSV (default 100000)")
+    p.add_argument("--max-columns", type=int, default=1_000,
+                   help="most columns of an uploaded CSV; a table's training columns are always allowed (default 1000)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads per server process (default 1: batching and the web work already use "
                         "the cores; 0: torch default)")

@@ -62,6 +62,7 @@ class Limits:
     max_text_chars: int = 10_000  # characters per sentence (the model reads its first max_len tokens anyway)
     max_rows: int = 10_000  # table or number rows per request (JSON rows, or CSV lines)
     max_prices: int = 100_000  # prices per request (all rows together), or lines of a price CSV
+    max_columns: int = 1_000  # columns of an uploaded CSV (a table's own training columns are always allowed)
     # the server's gate around decoding: decoding(pixels) is a context manager that waits until that many decoded
     # pixels fit the server's budget across concurrent requests (None: decode at once)
     decoding: Callable[[int], Any] | None = None
@@ -240,11 +241,8 @@ def _one_csv(files: list[tuple[str, bytes]], kind: Preprocessing, limits: Limits
     name, data = files[0]
     if not data.strip():
         raise InputError(f"{name}: the CSV file is empty; it needs a header row and data rows")
-    bound = getattr(limits, limit) if limits is not None else None
-    lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1  # data lines, after the header
-    if bound is not None and lines > bound:
-        raise InputError(f"{name} has {lines:,} rows, over this server's limit of {bound:,} per request "
-                         f"(corenets serve --{limit.replace('_', '-')}); send fewer rows", 413)
+    if limits is not None:
+        _csv_within(name, data, limits, limit, len(getattr(kind, "columns", ())))
     try:
         df = pd.read_csv(io.BytesIO(data), encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
@@ -252,6 +250,21 @@ def _one_csv(files: list[tuple[str, bytes]], kind: Preprocessing, limits: Limits
     if len(df) == 0:
         raise InputError(f"{name} has a header but no rows")
     return df
+
+
+def _csv_within(name: str, data: bytes, limits: Limits, limit: str, needed: int) -> None:
+    """Refuse (413) a CSV with more data lines than `limits.<limit>` or more header columns than limits.max_columns,
+    from a byte count, before pandas reads it (a 10 MB header of 1,000,000 columns took pandas 50 s and 1 GB)."""
+    bound = getattr(limits, limit)
+    lines = data.count(b"\n") + (not data.endswith(b"\n")) - 1  # data lines, after the header
+    if lines > bound:
+        raise InputError(f"{name} has {lines:,} rows, over this server's limit of {bound:,} per request "
+                         f"(corenets serve --{limit.replace('_', '-')}); send fewer rows", 413)
+    end = data.find(b"\n")
+    columns = data[: end if end >= 0 else len(data)].count(b",") + 1
+    if columns > max(limits.max_columns, needed):
+        raise InputError(f"{name} has {columns:,} columns, over this server's limit of {limits.max_columns:,} "
+                         "(corenets serve --max-columns); send the columns the model reads", 413)
 
 
 Preprocessing.kinds["identity"] = Preprocessing
