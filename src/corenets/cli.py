@@ -47,7 +47,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--threads", type=int, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=int, help="torch threads (0, the default: timed on 1 and on every free core)")
     p.add_argument("--out", help="parent folder of run folders (default runs)")
     p.add_argument("--cv", type=int, help="K-fold cross-validation, report mean ± std")
     p.add_argument("--deterministic", action="store_true", default=None, help="torch deterministic algorithms")

@@ -99,7 +99,7 @@ class RunConfig:
     description: str = ""  # one line shown by `corenets list recipes` and in the report
     seed: Annotated[int, Range(ge=0, le=2**32 - 1, why="NumPy's seed range")] = 0  # seeds Python, NumPy, torch, the split
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
-    threads: Annotated[int, Range(ge=0, le=4096)] = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: Annotated[int, Range(ge=0, le=4096)] = 0  # torch intra-op threads; 0 = auto (train/threads.py)
     deterministic: bool = False  # torch.use_deterministic_algorithms(True)
     out: str = "runs"  # parent folder of run folders
     cv: Annotated[int, Range(ge=0, le=1000)] = 0  # K-fold cross-validation when >= 2 (tabular datasets)

@@ -24,6 +24,7 @@ from .train.callbacks import Checkpoint, EarlyStopping, GracefulInterrupt, Histo
 from .train.device import seed_everything, select_device
 from .train.distributed import World
 from .train.loop import fit, predict_outputs
+from .train.threads import choose_threads  # imported early: it reads torch's default thread count before any run sets it
 
 
 def resume_command(run_dir: Path) -> str:
@@ -52,6 +53,7 @@ class TorchEngine:
         self.is_main = self.world.is_main
         self.model: torch.nn.Module | None = None
         self.best_epoch = 0
+        self.threads_note: str | None = None  # threads: 0 chose the count at build (train/threads.py)
 
     # ------------------------------------------------------------------ prepare
 
@@ -63,6 +65,28 @@ class TorchEngine:
         c = self.cfg.model
         self.model = build_model(c.name, bundle.input_shape, bundle.num_outputs, c.options, c.members, bundle.task,
                                  facts=bundle.facts)
+        if self.cfg.threads == 0 and self.device.type == "cpu" and self.threads_note is None:
+            self.threads_note = self._choose_threads(bundle)
+            bundle.meta.setdefault("notes", []).append(self.threads_note)  # the report says what was chosen and why
+
+    def _choose_threads(self, bundle: DataBundle) -> str:
+        """threads: 0 on a CPU: time a few steps on 1 thread and on every free core (train/threads.py)."""
+        from .models.hooks import hooks_of
+        from .train.loop import make_loss
+        from .train.precision import autocast, resolve_precision, to_memory_format
+
+        t = self.cfg.train
+        precision = resolve_precision(t.precision, self.device)
+        xb = to_memory_format(bundle.train.x[:t.batch_size], t.channels_last)
+        yb = bundle.train.y[:t.batch_size]
+
+        def step(model: torch.nn.Module) -> None:  # the loop's forward + loss + backward, on a copy of the model
+            model.to(memory_format=torch.channels_last if t.channels_last else torch.preserve_format)
+            with autocast(self.device, precision):
+                loss = hooks_of(model).training_loss(make_loss(bundle.task, t))(model(xb), yb)
+            loss.backward()
+
+        return choose_threads(self.model, step)[1]
 
     def resume_state(self, run_dir: Path) -> dict[str, Any]:
         state = runs.load_checkpoint(run_dir / "last.pt")
