@@ -302,3 +302,21 @@ def test_serve_refuses_an_address_it_cannot_listen_on_in_one_line(tmp_path, caps
         port = taken.getsockname()[1]
         assert main(["serve", str(run), "--port", str(port)]) == 2  # before: uvicorn's log line and exit 3
         assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(capsys)
+
+
+def test_a_refused_start_prints_one_line_and_no_library_warning_first(tmp_path):
+    """As a user runs it (a subprocess, every warning filter at its default): stderr is the one error line."""
+    pytest.importorskip("uvicorn", reason="serving needs the [serve] extra")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = text_run(tmp_path)
+    (run / "config.yaml").write_text("train: {epochs: [x\n", encoding="utf-8")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), "PYTHONWARNINGS": ""}
+    done = subprocess.run([sys.executable, "-m", "corenets", "serve", str(run)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("corenets: error: "), done.stderr
