@@ -145,7 +145,7 @@ class TextViews(KindViews):
                 a.set_xticks(range(len(words)), words, rotation=70, fontsize=6)
                 a.set_yticks([])
                 a.set_title(f"{names[r][:30]}: {label} gate ({g})", fontsize=7)
-        fig.tight_layout()
+        fig.subplots_adjust(wspace=0.1, hspace=0.9)  # room for the words; not tight_layout, which costs as much as drawing
         text = (f"The {kind}'s gates per word (first layer, first {min(32, net.rnn.hidden_size)} units; 0 dark, 1 "
                 "yellow): the same equations as `corenets explain gates`, on the trained weights. A forget/update "
                 "gate near 1 keeps the memory; an input gate near 1 writes the word in.")
