@@ -29,9 +29,10 @@ _LAZY = {
     "TrainConfig": "corenets.config",
     "RunConfig": "corenets.config",
     "CorenetsError": "corenets.errors",
+    "lr_find": "corenets.tune.lr_find",
 }
 
-__all__ = sorted([*_LAZY, "evaluate", "run_recipe", "list_recipes", "list_models", "list_datasets", "__version__"])
+__all__ = sorted([*_LAZY, "evaluate", "tune", "run_recipe", "list_recipes", "list_models", "list_datasets", "__version__"])
 
 
 def __getattr__(name: str) -> Any:
@@ -39,8 +40,8 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name == "evaluate":  # the subpackage, callable as evaluate(model, bundle) (corenets/evaluate/__init__.py)
-        return importlib.import_module("corenets.evaluate")
+    if name in ("evaluate", "tune"):  # subpackages callable as evaluate(model, bundle), tune(recipe, trials=...)
+        return importlib.import_module(f"corenets.{name}")
     raise AttributeError(f"module 'corenets' has no attribute '{name}'")
 
 
