@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 EXTRAS      ?= dev,serve,export,browser,inspect
 STAMP  := $(VENV)/.corenets-installed
 
-.PHONY: quickstart test test-slow setup clean
+.PHONY: quickstart test test-slow fuzz setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: $(STAMP)
 # the tests marked slow (real data, every export family with torch.export, long fault runs); .ci/run runs them after `test`
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS); $(NO_TESTS_OK)
+
+# the long fuzz (issue 17): each target of tests/faults/test_fuzz_cli.py (--set values, config files, CSV files, damaged
+# run folders) draws fresh examples for FUZZ_SECONDS (default 600: 10 minutes a target) and prints how many it ran.
+# One target: make fuzz PYTEST_ARGS="-k csv". `make test` runs the same targets with 5 examples each.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	CORENETS_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -q -s tests/faults/test_fuzz_cli.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     except CorenetsError as e:
         if debug:
             raise
-        print(f"corenets: error: {e}", file=sys.stderr)
+        text = str(e).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a value in it holds
+        print(f"corenets: error: {text}", file=sys.stderr)
         return 130 if isinstance(e, Interrupted) else 2
     except KeyboardInterrupt:
         print("corenets: interrupted", file=sys.stderr)
