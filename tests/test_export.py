@@ -37,28 +37,34 @@ CASES = [pytest.param(f, "torchscript", id=f"{f[0]}-torchscript") for f in FAMIL
 
 
 def _encode_from_doc(doc: dict, sentences: list[str]):
-    """What a program that is not corenets would write, following model.preprocessing.json only."""
+    """What a program that is not corenets would write, following model.preprocessing.json's steps only (Python's
+    re has no \\p{L}: the pattern's [\\p{L}\\p{N}_] is Python's \\w, which test_export_document checks)."""
     import re
     import zlib
 
     import numpy as np
 
-    tok, st = doc["tokenizer"], doc["preprocessing"]["state"]
-    index = {w: i for i, w in enumerate(st["vocab"])}
-    slots = st.get("slots", 0)
-    out = np.zeros((len(sentences), st["max_len"], 1 + slots) if slots else (len(sentences), st["max_len"]), np.int64)
+    steps = {s["op"]: s for s in doc["steps"]}
+    enc, n = steps["encode_tokens"], steps["pad"]["length"]
+    index = {w: i for i, w in enumerate(enc["vocabulary"])}
+    g = enc.get("char_ngrams")
+    out = np.zeros((len(sentences), n, 1 + g["slots"]) if g else (len(sentences), n), np.int64)
+    pattern = steps["regex_findall"]["pattern"].replace(r"\p{L}\p{N}_", r"\w")
     for r, s in enumerate(sentences):
-        s = re.sub(tok["escape_pattern"], lambda m: tok["escapes"].get(m.group(), ""), s.lower())
-        for c, t in enumerate(re.findall(tok["token_pattern"], s)[: st["max_len"]]):
-            if not slots:
-                out[r, c] = index.get(t, 1)
+        s, i, kept = s.lower(), 0, ""
+        while i < len(s):  # replace_literals: one left-to-right scan
+            hit = next((p for p in steps["replace_literals"]["pairs"] if s.startswith(p[0], i)), None)
+            kept, i = (kept + hit[1], i + len(hit[0])) if hit else (kept + s[i], i + 1)
+        for c, t in enumerate(re.findall(pattern, kept)[: steps["truncate"]["length"]]):
+            if not g:
+                out[r, c] = index.get(t, enc["unknown_id"])
                 continue
             w, grams = f"<{t}>", []
-            for n in range(st["ngrams"][0], st["ngrams"][1] + 1):
-                for i in range(len(w) - n + 1):
-                    if w[i: i + n] not in grams:
-                        grams.append(w[i: i + n])
-            ids = [index.get(t, 1)] + [1 + zlib.crc32(g.encode()) % st["subwords"] for g in grams[:slots]]
+            for k in range(g["n_min"], g["n_max"] + 1):
+                for i in range(len(w) - k + 1):
+                    if w[i: i + k] not in grams:
+                        grams.append(w[i: i + k])
+            ids = [index.get(t, enc["unknown_id"])] + [1 + zlib.crc32(x.encode()) % g["buckets"] for x in grams[: g["slots"]]]
             out[r, c, : len(ids)] = ids
     return out
 
@@ -78,20 +84,15 @@ def test_onnx_parity_every_family(tmp_path, family, exporter):
     if name.startswith("text"):
         assert r.shapes[2][1] < r.shapes[0][1]  # a shorter sequence: the sequence axis is dynamic
     doc = json.loads(r.preprocessing.read_text())
-    assert doc["preprocessing"]["kind"] in ("image", "text", "table")
+    assert doc["kind"] in ("image", "image_rows", "text", "table")
     if name == "text-gru-subwords":  # the n-gram slots stay fixed; batch and sequence vary
         assert doc["input"]["shape"] == ["batch", "sequence", 7] and r.shapes[0][2] == 7
     if name.startswith("text"):  # the tokenizer, spelled out for a consumer that is not corenets
-        import re
-
-        tok = doc["tokenizer"]
-        assert re.findall(tok["token_pattern"], "it's a -lrb- great -rrb- film!") == ["it's", "a", "-", "lrb", "-",
-                                                                                      "great", "-", "rrb", "-", "film", "!"]
-        assert re.sub(tok["escape_pattern"], lambda m: tok["escapes"].get(m.group(), ""), "-lrb- a\\/b") == "( a/b"
-        assert ("CRC-32" in tok["steps"][-1]) == (name == "text-gru-subwords")
+        enc = next(s for s in doc["steps"] if s["op"] == "encode_tokens")
+        assert ("CRC-32" in enc["text"] and "char_ngrams" in enc) == (name == "text-gru-subwords")
         from corenets.runs import load_run
 
-        sents = ["A good film -LRB- not dull -RRB- !", "unheard-of goodness, and\\/or longer fun, hahaha", ""]
+        sents = ["A good film -LRB- not dull -RRB- !", "unheard-of goodness, and\\/or longer fun, hahaha", "", "a cliché, naïve"]
         ours = load_run(run).preprocessing.transform(sents).numpy()
         assert (_encode_from_doc(doc, sents) == ours).all()  # the document alone reproduces corenets' input
     assert doc["input"]["dtype"] == ("int64" if name.startswith("text") else "float32")

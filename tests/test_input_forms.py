@@ -288,17 +288,18 @@ def test_the_server_forecast_predict_and_export_document_give_one_price(stock, t
         forward = lambda x: float(session.run(None, {"input": x})[0][0, 0])  # noqa: E731
         doc = json.loads(exported.preprocessing.read_text())
     else:
-        from corenets.export import _write_preprocessing
+        from corenets.export_document import build
 
         forward = lambda x: float(run.model(torch.from_numpy(x)))  # noqa: E731
-        doc = json.loads(_write_preprocessing(run, tmp_path / "model.onnx", "onnx", False).read_text())
-    st, post = doc["preprocessing"]["state"], doc["to_price"]
+        doc = build(run, False, lambda x: run.model(x).detach().numpy(), run.preprocessing.prepare(prices).x, "none")
+    (st,), post = doc["steps"], doc["postprocess"]
     p = np.asarray(prices[-11:])
+    assert st["op"] == "series_window" and st["feature"] == "log_returns" and st["needs"] == 11
     f = ((np.log(p[1:] / p[:-1]) - st["mean"]) / st["std"]).astype(np.float32).reshape(1, 10, 1)
     with torch.no_grad():
         out = forward(f)
-    assert post["target"] == "log_returns" and "exp" in post["formula"] and "price" in doc["output"]["postprocess"]
-    assert p[-1] * np.exp(out * post["target_std"] + post["target_mean"]) == pytest.approx(value, rel=1e-6)
+    assert post["op"] == "price" and post["target"] == "log_returns" and "exp" in post["text"]
+    assert p[-1] * np.exp(out * post["scale"] + post["shift"]) == pytest.approx(value, rel=1e-6)
     # the server
     pytest.importorskip("fastapi")
     import warnings

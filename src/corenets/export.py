@@ -310,7 +310,10 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     path.parent.mkdir(parents=True, exist_ok=True)
     x, checked_on = parity_batch(run, batch)
     seq = not x.is_floating_point() and x.ndim in (2, 3)  # token ids (and n-grams): the sequence length is dynamic too
-    module = exportable(run.model.eval()).eval()
+    from .record import scorer, tta_of
+
+    tta = tta_of(run.spec, run.path)
+    module = scorer(exportable(run.model.eval()).eval(), tta).eval()  # flip TTA inside the graph, as predict scores
     xs = _variants(x, seq)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tries = {"onnx": {"auto": ["dynamo", "torchscript-onnx"], "dynamo": ["dynamo"], "torchscript": ["torchscript-onnx"]}[exporter],
@@ -325,14 +328,14 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
                 else:
                     _onnx_export(module, x, tmp, dynamo=name == "dynamo", seq=seq)
                     runner = _onnx_runner(tmp, seq)
-                # the reference is the original run.model, so the unpacked twin is checked too
-                diff = _max_diff(runner, run.model, xs)
+                # the reference is the run's scorer (the original model, TTA included), so the unpacked twin is checked too
+                diff = _max_diff(runner, run.scorer, xs)
             except Exception as e:  # noqa: BLE001 - exporters raise many kinds; the next one is tried
                 failures.append(f"{name}: {type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}")
                 continue
             if diff <= TOLERANCE:
                 os.replace(tmp, path)
-                pre = _write_preprocessing(run, path, fmt, seq)
+                pre = _write_preprocessing(run, path, fmt, seq, runner, x, tta)
                 return ExportResult(path, pre, name, diff, checked_on, [tuple(v.shape) for v in xs])
             failures.append(f"{name}: max abs difference {diff:.3g} > {TOLERANCE:g}")
     finally:
@@ -340,26 +343,10 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     raise ExportError(f"could not export {run.path.name} ({run.spec['model']['name']}) to {fmt}: " + "; ".join(failures))
 
 
-def _write_preprocessing(run, model_path: Path, fmt: str, seq: bool) -> Path:
-    """What another program must do before and after the model, as JSON (the Preprocessing state, in full)."""
-    from .runs import write_json
+def _write_preprocessing(run, model_path: Path, fmt: str, seq: bool, runner, x: torch.Tensor, tta: str) -> Path:
+    """The export document beside the model (export_document.py): one file for both formats, whose inputs and
+    outputs are the same: model.onnx -> model.preprocessing.json."""
+    from .export_document import write
 
-    spec = run.spec
-    task = run.task
-    kind = run.preprocessing.document(task)  # the input kind says what to do before the model and after it
-    doc = {
-        "input": {"name": "input", "shape": ["batch", *(["sequence", *spec["input_shape"][1:]] if seq else spec["input_shape"])],
-                  "dtype": "int64" if seq else "float32"},
-        "output": {"name": "output", "shape": ["batch", spec["num_outputs"]], "meaning": "logits" if task != "regression" else "scaled value",
-                   "postprocess": kind.pop("postprocess")},
-        "task": task,
-        "classes": run.classes,
-        **kind,
-        "recipe": spec.get("recipe"),
-        "model": spec["model"],
-        "corenets_version": spec.get("corenets_version"),
-    }
-    # one file for both formats (their inputs and outputs are the same): model.onnx -> model.preprocessing.json
     out = model_path.with_name(model_path.name.removesuffix(SUFFIX[fmt]).removesuffix(model_path.suffix) + ".preprocessing.json")
-    write_json(out, doc)
-    return out
+    return write(run, out, seq, runner, x, tta)

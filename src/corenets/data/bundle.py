@@ -192,12 +192,30 @@ class Preprocessing:
         return 'POST JSON {"rows": [[numbers], ...]}'
 
     def document(self, task: str) -> dict[str, Any]:
-        """The preprocessing section of the export document: what a program that is not corenets must do
-        before the model ("preprocessing", in full) and after it ("postprocess")."""
-        after = {"multiclass": "softmax over the outputs; index i is classes[i]",
-                 "binary": "sigmoid of the single output = P(classes[1])",
-                 "regression": "value * state.target_std + state.target_mean (the user's units)"}[task]
-        return {"preprocessing": self.to_dict(), "postprocess": after}
+        """The kind's part of the export document (schema: corenets/schemas/preprocessing.schema.json): what a raw
+        input is ("raw_input"), the steps that make it the model's input ("steps", each an "op" with its
+        parameters and a formula), and how the model's output becomes the answer ("postprocess")."""
+        return {"kind": "rows", "raw_input": {"type": "numbers", "text": "one row: a list of numbers, in the "
+                                              "training column order"},
+                "steps": [], "postprocess": self.postprocess(task)}
+
+    def postprocess(self, task: str) -> dict[str, Any]:
+        """The export document's post-processing of one row of model outputs `o`."""
+        if task == "multiclass":
+            return {"op": "softmax", "text": "p[i] = exp(o[i] - max(o)) / sum_j exp(o[j] - max(o)) is the "
+                                             "probability of classes[i]"}
+        if task == "binary":
+            return {"op": "sigmoid", "text": "p = 1 / (1 + exp(-o[0])) is the probability of classes[1]; "
+                                             "classes[0] has 1 - p"}
+        std, mean = self.state.get("target_std"), self.state.get("target_mean")
+        return {"op": "affine", "scale": 1.0 if std is None else float(std), "shift": 0.0 if mean is None else float(mean),
+                "text": "value = o[0] * scale + shift, in the target's units"}
+
+    def examples(self, x: torch.Tensor) -> list[Any]:
+        """Eight raw inputs, as JSON values, for the export document's test vectors: most read back from the model
+        inputs `x` (N, ...), the rest the cases the kind must show a client (text: a non-ASCII word, an unknown
+        word, an over-long sentence; tables: an unseen category)."""
+        return x[:8].reshape(min(8, len(x)), -1).tolist()
 
     def test_plots(self, x: np.ndarray, y: np.ndarray, proba: np.ndarray, classes: list[str], plot_dir: Any) -> None:
         """Plots a classifier's report adds for this kind, from the test inputs `x` as the model read them, the true

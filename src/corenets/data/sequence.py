@@ -74,10 +74,23 @@ class SequencePreprocessing(Preprocessing):
         self.inner.draw(ax, x.reshape(-1) if self.state["mode"] == "features" else x)
 
     def document(self, task: str) -> dict[str, Any]:
+        """The wrapped kind's document, then the reshape to a sequence."""
         doc = self.inner.document(task)
-        how = {"rows": "(batch, C, H, W) -> (batch, H, W*C): each image row is a step, a pixel's channels side by side",
-               "features": "(batch, F) -> (batch, F, 1): each feature is a step"}[self.state["mode"]]
-        return {**doc, "preprocessing": self.to_dict(), "steps": [*doc.get("steps", []), f"then reshape {how}"]}
+        if self.state["mode"] == "rows":  # (C, H, W) -> (H, W*C): a step per image row, a pixel's channels side by side
+            c, h, w = self.inner.shape
+            steps = [{"op": "transpose", "perm": [1, 2, 0], "text": "(channels, height, width) -> (height, width, channels)"},
+                     {"op": "reshape", "shape": [h, w * c], "text": "each image row is a step of width * channels values"}]
+        else:  # (F,) -> (F, 1): a step per feature
+            steps = [{"op": "reshape", "shape": [-1, 1], "text": "each feature is a step of one value"}]
+        kind = {"rows": "image_rows", "features": "table_sequence"}[self.state["mode"]]
+        return {**doc, "kind": kind if doc["kind"] in ("image", "table") else f"{doc['kind']}_{self.state['mode']}",
+                "steps": [*doc["steps"], *steps]}
+
+    def examples(self, x: torch.Tensor) -> list[Any]:
+        if self.state["mode"] == "rows":
+            c, h, w = self.inner.shape
+            return self.inner.examples(x[:8].reshape(-1, h, w, c).permute(0, 3, 1, 2))
+        return self.inner.examples(x[:8, :, 0])
 
     def __getattr__(self, name: str) -> Any:
         # e.g. ImagePreprocessing.shape or TablePreprocessing.feature_names for plots and reports

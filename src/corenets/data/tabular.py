@@ -162,11 +162,37 @@ class TablePreprocessing(Preprocessing):
         return 'POST a CSV as multipart field \'file\', or JSON {"rows": [{"column": value}]}'
 
     def document(self, task: str) -> dict[str, Any]:
-        return {**super().document(task), "steps": [
-            "numeric columns state.numeric, in order: (value - state.mean[i]) / state.std[i]; a missing value is "
-            "an error, or state.mean[i] when state.missing is 'impute'",
-            "then each column of state.categorical: one-hot over state.vocab[column] (an unseen value is all 0)",
-            "concatenate to (batch, features), float32"]}
+        st = self.state
+        impute = st["missing"] == "impute"
+        step = {"op": "table_encode", "missing": st["missing"],
+                "numeric": [{"column": c, "mean": float(m), "std": float(s)} for c, m, s in zip(st["numeric"], st["mean"], st["std"])],
+                "categorical": [{"column": c, "categories": list(st["vocab"][c]), "fill": st["fill"][c]} for c in st["categorical"]],
+                "text": "features, in this order: each numeric column, x = (value - mean) / std; then each categorical "
+                        "column, one-hot over its categories in the order listed (the value compared as a string; a "
+                        "value not listed is all zeros); float32. A missing value (null) is "
+                        + ("the column's mean (numeric) or its fill (categorical)" if impute else "an error")}
+        return {"kind": "table", "postprocess": self.postprocess(task), "steps": [step],
+                "raw_input": {"type": "table_row", "columns": self.columns,
+                              "text": "one row: an object {column: value}, numbers for the numeric columns and "
+                                      "strings for the categorical ones; other keys are ignored"}}
+
+    def examples(self, x: torch.Tensor) -> list[Any]:
+        """Rows read back from model inputs (F,): numbers un-standardised, each one-hot block's category; and where
+        there are categorical columns, a row whose first one holds a category training never saw."""
+        st, x = self.state, x[:8].double().numpy()
+        num = len(st["numeric"])
+        rows = []
+        for v in x:
+            row: dict[str, Any] = {c: float(v[i] * st["std"][i] + st["mean"][i]) for i, c in enumerate(st["numeric"])}
+            at = num
+            for c in st["categorical"]:
+                cats = st["vocab"][c]
+                row[c] = cats[int(np.argmax(v[at: at + len(cats)]))] if cats else st["fill"][c]
+                at += len(cats)
+            rows.append(row)
+        if st["categorical"] and rows:
+            rows[-1] = {**rows[-1], st["categorical"][0]: "never-seen-in-training"}
+        return rows
 
 
 def _non_finite_as_missing(feats: "Any", numeric: list[str], missing: str) -> "Any":

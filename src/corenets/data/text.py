@@ -164,20 +164,15 @@ class TextPreprocessing(Preprocessing):
         return 'POST JSON {"text": "a sentence"} or {"texts": [...]}'
 
     def document(self, task: str) -> dict[str, Any]:
-        """The tokenizer spelled out, for a program that is not corenets."""
-        steps = ["lower-case the sentence",
-                 "replace each match of escape_pattern: a bracket escape by its character in escapes, a backslash by ''",
-                 "tokens = every match of token_pattern, in order (Python re syntax)",
-                 "keep the first state.max_len tokens; a token's id is its index in state.vocab, else 1 (<unk>)",
-                 "pad with id 0 to state.max_len"]
-        if self.state.get("subwords", 0) > 0:
-            steps.append("each token also gets up to state.slots character n-grams of '<' + token + '>' (n = ngrams[0]"
-                         "..ngrams[1], the shorter n first, left to right, repeats dropped), each 1 + CRC-32(UTF-8 bytes)"
-                         " % state.subwords; the input row of a token is [id, n-gram ids..., 0...] of length"
-                         " 1 + state.slots; a pad row is all 0")
-        tokenizer = {"steps": steps, "escape_pattern": _PTB_ESCAPE.pattern, "escapes": _PTB_BRACKETS,
-                     "token_pattern": _TOKEN.pattern}
-        return {**super().document(task), "tokenizer": tokenizer}
+        """The tokenizer spelled out portably, for a program that is not corenets (text_document.py)."""
+        from .text_document import document
+
+        return document(self.state, self.index[UNK], _PTB_BRACKETS, self.postprocess(task))
+
+    def examples(self, x: torch.Tensor) -> list[Any]:
+        from .text_document import examples
+
+        return examples(self.state["vocab"], self.state["max_len"], x)
 
 
 def _spans(text: str) -> set[str]:

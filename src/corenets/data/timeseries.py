@@ -177,19 +177,36 @@ class SeriesPreprocessing(Preprocessing):
 
     def document(self, task: str) -> dict[str, Any]:
         s = self.state
-        feature = {"price": "f = the prices themselves", "returns": "f[i] = p[i] / p[i-1] - 1",
+        feature = {"price": "f[i] = p[i]", "delta": "f[i] = p[i] - p[i-1]", "returns": "f[i] = p[i] / p[i-1] - 1",
                    "log_returns": "f[i] = ln(p[i] / p[i-1])"}[s["target"]]
-        to_price = {"price": "price = value", "returns": "price = last_price * (1 + value)",
-                    "log_returns": "price = last_price * exp(value)"}[s["target"]]
+        to_price = {"price": "price = v", "delta": "price = last_price + v", "returns": "price = last_price * (1 + v)",
+                    "log_returns": "price = last_price * exp(v)"}[s["target"]]
         return {
-            "preprocessing": self.to_dict(),
-            "steps": [f"take the last {self.needs} prices p (oldest first)", feature,
-                      f"keep the last {s['window']} values of f: (f - state.mean) / state.std, shaped (batch, {s['window']}, 1)"],
-            "postprocess": f"value = output * state.target_std + state.target_mean; then {to_price}, "
-                           "where last_price is the last input price (the answer is a price)",
-            "to_price": {"target_mean": s["target_mean"], "target_std": s["target_std"], "target": s["target"],
-                         "formula": to_price},
+            "kind": "series",
+            "raw_input": {"type": "prices", "needs": self.needs,
+                          "text": f"the last {self.needs} prices (or more; the last {self.needs} are read), oldest "
+                                  "first" + (", all > 0" if s["target"] in RATIOS else "")},
+            "steps": [{"op": "series_window", "needs": self.needs, "window": s["window"], "feature": s["target"],
+                       "mean": float(s["mean"]), "std": float(s["std"]),
+                       "text": f"p = the last `needs` prices; {feature}; x = (f - mean) / std over the last `window` "
+                               "values of f, oldest first, shaped (window, 1), float32"}],
+            "postprocess": {"op": "price", "scale": float(s["target_std"]), "shift": float(s["target_mean"]),
+                            "target": s["target"], "horizon": s["horizon"],
+                            "text": f"v = o[0] * scale + shift; {to_price}, where last_price is the last input "
+                                    f"price: the answer is the price {s['horizon']} step(s) after it"},
         }
+
+    def examples(self, x: torch.Tensor) -> list[Any]:
+        """Price lists whose windows are the model inputs (N, window, 1): un-standardised, then (for returns)
+        compounded from a first price of 100."""
+        s = self.state
+        f = x[:8, :, 0].double().numpy() * s["std"] + s["mean"]
+        if s["target"] == "price":
+            return f.tolist()
+        if s["target"] == "delta":
+            return (100.0 + np.cumsum(np.concatenate([np.zeros((len(f), 1)), f], axis=1), axis=1)).tolist()
+        steps = 1 + f if s["target"] == "returns" else np.exp(f)
+        return (100.0 * np.cumprod(np.concatenate([np.ones((len(f), 1)), steps], axis=1), axis=1)).tolist()
 
 
 def read_series(path: str | Path, column: str, date_column: str, missing: str) -> tuple[np.ndarray, np.ndarray]:

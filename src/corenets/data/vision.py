@@ -122,13 +122,33 @@ class ImagePreprocessing(Preprocessing):
 
     def document(self, task: str) -> dict[str, Any]:
         c, h, w = self.shape
-        doc = super().document(task)
-        doc["steps"] = [f"decode the image; composite transparency onto white; convert to mode {self.mode}",
-                        f"resize to {w}x{h} (width x height), bilinear",
-                        "v = pixel / 255 (uint8 pixels to [0, 1])",
-                        "per channel c: (v - state.mean[c]) / state.std[c]",
-                        f"layout (batch, {c}, {h}, {w}), float32"]
-        return doc
+        return {"kind": "image", "postprocess": self.postprocess(task),
+                "raw_input": {"type": "image", "channels": c, "height": h, "width": w,
+                              "text": "an image file (PNG, JPEG, ...), or its decoded 8-bit pixels as "
+                                      "[height][width][channels] integers 0-255"},
+                "steps": [
+                    {"op": "decode_image", "mode": self.mode, "background": [255, 255, 255],
+                     "text": "decode to 8-bit pixels 0-255; composite any transparency onto white; convert to the "
+                             "mode: L is one channel, L = (19595 R + 38470 G + 7471 B + 32768) >> 16 (ITU-R 601-2 "
+                             "luma, as Pillow), RGB three channels R, G, B"},
+                    {"op": "resize", "width": w, "height": h, "filter": "bilinear",
+                     "text": f"when the image is not {w}x{h} (width x height): Pillow's Image.resize(BILINEAR), a "
+                             "separable triangle filter whose support widens by the scale factor when shrinking, "
+                             "each pass rounded to 8 bits; an image of that size already is left as it is"},
+                    {"op": "normalize", "divisor": 255.0, "mean": [float(m) for m in self.state["mean"]],
+                     "std": [float(s) for s in self.state["std"]], "axis": -1,
+                     "text": "p is an 8-bit pixel 0-255 in channel c (the last axis): x = (p / divisor - mean[c]) / "
+                             "std[c], float32"},
+                    {"op": "transpose", "perm": [2, 0, 1],
+                     "text": "(height, width, channels) -> (channels, height, width)"}]}
+
+    def examples(self, x: torch.Tensor) -> list[Any]:
+        """Model inputs (N, C, H, W) back to 8-bit pixels [H][W][C]."""
+        c = self.shape[0]
+        mean = np.asarray(self.state["mean"]).reshape(1, c, 1, 1)
+        std = np.asarray(self.state["std"]).reshape(1, c, 1, 1)
+        pixels = np.clip(np.rint((x[:8].double().numpy() * std + mean) * 255), 0, 255).astype(np.uint8)
+        return pixels.transpose(0, 2, 3, 1).tolist()
 
     def draw(self, ax: Any, x: np.ndarray) -> None:
         """One normalised (C, H, W) input as the picture it was, before normalisation."""
