@@ -75,6 +75,7 @@ KINDS = {  # kind -> builder
     "series": lambda root: series_run(root),
     "series_log_returns": lambda root: returns_run(root, "log_returns"),
     "series_returns": lambda root: returns_run(root, "returns"),
+    "series_delta": lambda root: returns_run(root, "delta"),
 }
 
 
@@ -86,7 +87,8 @@ def test_every_kind_writes_a_valid_document_with_exact_vectors(tmp_path, name):
     doc = export_doc(run_dir)  # export validates it; so does this
     validate(doc)
     assert doc["format"] == "corenets.export-document" and doc["format_version"] == FORMAT_VERSION
-    variants = {"text_subwords": "text", "table_regression": "table", "series_log_returns": "series", "series_returns": "series"}
+    variants = {"text_subwords": "text", "table_regression": "table", "series_log_returns": "series", "series_returns": "series",
+                "series_delta": "series"}
     assert doc["kind"] == variants.get(name, name)
     cases = doc["test_vectors"]["cases"]
     assert len(cases) == 8 and doc["test_vectors"]["tolerance"] == 1e-5

@@ -183,6 +183,16 @@ def test_every_sentence_agrees_non_ascii_included(tmp_path, capsys):
         assert t["answer"][1] == pytest.approx(o["p(positive)" if "p(positive)" in o else "p(1)"], abs=1e-5)
 
 
+@pytest.mark.parametrize("name", ["image", "image_rows", "text", "text_subwords", "table", "table_regression",
+                                  "table_sequence", "series", "series_log_returns", "series_returns", "series_delta"])
+def test_client_passes_every_kinds_test_vectors(tmp_path, name):
+    """Every kind and variant (n-gram subwords, a regression table, each forecast target) through the client."""
+    from test_export_document import KINDS
+
+    model, doc_path, _ = export(KINDS[name](tmp_path))
+    assert node(doc_path, model)["self_test"] == {"cases": 8, "failures": []}
+
+
 def test_client_catches_a_python_only_pattern(tmp_path):
     """The issue's defect: Python's \\w read by JavaScript is ASCII, so "cliché" became "clich", "é". The document's
     test vectors include a non-ASCII word, so a client following such a pattern fails its self-test."""
