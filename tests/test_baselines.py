@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from corenets.config import RunConfig, apply_overrides, dump_yaml
+from corenets.data import SplitSpec, load_dataset
 from corenets.errors import ConfigError
+from corenets.evaluate import baselines
 from corenets.record import describe
+
+SPEC = SplitSpec(seed=0, val_fraction=0.1, test_fraction=0.2)
 
 
 def test_report_classical_baseline_is_on_by_default_and_set_turns_it_off():
@@ -20,15 +27,6 @@ def test_report_classical_baseline_is_on_by_default_and_set_turns_it_off():
 
 
 # ------------------------------------------------------------------ one per input kind, on the same rows
-
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from corenets.data import SplitSpec, load_dataset  # noqa: E402
-from corenets.evaluate import baselines  # noqa: E402
-
-SPEC = SplitSpec(seed=0, val_fraction=0.1, test_fraction=0.2)
 
 
 def _review_csv(tmp_path, n=400):

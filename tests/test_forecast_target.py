@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +100,3 @@ def test_generic_lstm_forecast_is_within_2_percent_of_persistence(tmp_path, temp
     csv, column = (EXAMPLE_CSV, "Close") if series == "msft_excerpt" else (temps_csv, "temp")
     m = _forecast_run(tmp_path, csv, column)["metrics"]["test"]
     assert m["rmse_over_persistence"] <= 1.02, m["rmse_over_persistence"]
-
-
-if __name__ == "__main__":  # benchmarks/forecast_targets.py's series, written out
-    temperatures().to_csv(sys.argv[1], index=False)
