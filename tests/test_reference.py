@@ -115,3 +115,40 @@ def test_no_suggestion_when_nothing_is_close():
     assert "did you mean" not in str(e.value) and "valid keys are:" in str(e.value)
     assert suggest("patience", ["early_stopping", "lr"]) == "did you mean 'early_stopping'? "
     assert suggest("patience", ["lr"]) == ""  # an alias is offered only where it exists
+
+
+def _hook(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"docs_hook_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_error_page_lists_the_messages_raised_in_the_code(tmp_path):
+    from pathlib import Path
+
+    pages = _hook("error_pages")
+    pkg = tmp_path / "corenets"
+    pkg.mkdir()
+    (pkg / "errors.py").write_text("class CorenetsError(Exception): pass\nclass ConfigError(CorenetsError): pass\n"
+                                   "class MyError(ConfigError): pass\n")
+    (pkg / "mod.py").write_text("def f(x):\n    if x:\n        raise MyError(f'bad {x}; use --set a=1')\n"
+                                "    raise ConfigError('plain' + ' joined')\n    raise ValueError('not ours')\n")
+    assert pages.collect(pkg) == {"corenets.mod": [("MyError", "bad …; use --set a=1"), ("ConfigError", "plain joined")]}
+    real = pages.errors_markdown(Path(__file__).resolve().parents[1] / "src" / "corenets")
+    assert "give a recipe name or --config, not both" in real  # cli.py
+    assert "`InputError`" in real and real.count("\n- `") > 200
+
+
+def test_a_tutorial_renders_as_a_page_of_text_and_code(tmp_path):
+    gen = _hook("generate")
+    nb = tmp_path / "01_x.py"
+    nb.write_text('# ---\n# jupyter:\n#   jupytext:\n# ---\n\n# %% [markdown]\n# # Title\n#\n# Some *text*.\n\n'
+                  '# %% tags=["parameters"]\nFAST = True\n\n# %%\nprint(1)\n')
+    page = gen.tutorial_markdown(nb)
+    assert page.startswith("# Title\n\nSome *text*.\n\n```python\nFAST = True\n```\n\n```python\nprint(1)\n```")
+    assert "jupyter:" not in page
