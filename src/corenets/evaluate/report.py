@@ -15,7 +15,7 @@ from typing import Any
 # Known plots in the order a reader wants them; others follow in name order.
 CAPTIONS = {
     "curves.png": "Loss and metric per epoch, train vs validation",
-    "confusion.png": "Confusion matrix on the test set",
+    "confusion.png": "Confusion matrix on the test set (beyond 30 classes: its most frequent confusions)",
     "roc.png": "ROC curves on the test set",
     "per_class_accuracy.png": "Accuracy per class on the test set",
     "samples.png": "Test images: predicted (true); wrong ones in red",
