@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # build: make TORCH_INDEX=https://download.pytorch.org/whl/cpu  (a plain PyPI torch on Linux is the CUDA build).
 TORCH       ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS      ?= dev,serve,export,browser,inspect,docs
+EXTRAS      ?= dev,serve,export,browser,inspect,tune,docs
 STAMP  := $(VENV)/.corenets-installed
 
 .PHONY: quickstart test test-slow fuzz setup clean docs docs-serve notebooks

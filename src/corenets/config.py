@@ -274,6 +274,9 @@ def from_dict(raw: dict[str, Any]) -> RunConfig:
             kwargs[key] = _section_from_dict(SECTIONS[key], value or {}, key)
         elif isinstance(key, str) and key in top:
             kwargs[key] = coerce(value, types_[key], key)
+        elif key == "tune":  # `corenets tune`'s default search space; tune/space.py reads and checks it
+            if not isinstance(value, dict):
+                raise ConfigError(f"'tune' must be a mapping of KEY: DISTRIBUTION, got {shown(value)}")
         else:
             raise ConfigError(f"unknown key {shown(key, 60)}; {suggest(key, top | set(SECTIONS))}"
                               f"valid keys are: {', '.join(sorted(top))}")

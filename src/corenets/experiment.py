@@ -43,6 +43,7 @@ class Prepared:
     quiet: bool
     run_dir: Path | None = None  # the folder being resumed, until open_folder makes a new one
     resume: dict[str, Any] | None = None  # last.pt's training state
+    score_test: bool = True  # False: a tuning trial, chosen on validation, never scores the test split
 
 
 def versions() -> dict[str, str]:
@@ -127,8 +128,11 @@ def run_prepared(run: Prepared) -> Path | None:
         return None
     runs.write_history(run.run_dir / "history.csv", fitted.rows)  # a kill between last.pt and history.csv lost a row
     run.engine.finalize(run.bundle, run.run_dir, fitted)
-    test = evaluate_outputs(run.engine.predict_outputs(run.bundle.test.x), run.bundle, run.run_dir)
-    classical = baselines.for_run(run.cfg, run.bundle, test, fitted.train_seconds, run.quiet)
+    if not run.score_test:  # a tuning trial: the record holds validation only (corenets tune)
+        test, classical = {}, None
+    else:
+        test = evaluate_outputs(run.engine.predict_outputs(run.bundle.test.x), run.bundle, run.run_dir)
+        classical = baselines.for_run(run.cfg, run.bundle, test, fitted.train_seconds, run.quiet)
     write_record(run, fitted, test, wall, classical)
     run.engine.close()
     return run.run_dir

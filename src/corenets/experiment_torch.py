@@ -20,7 +20,9 @@ from .engines import Fitted
 from .errors import ConfigError, Interrupted, RunFolderError, TrainingError
 from .models import build_model, count_parameters
 from .record import ModelSpec, scorer
-from .train.callbacks import Checkpoint, EarlyStopping, GracefulInterrupt, History, ProgressBar, StopAfter, TensorBoard
+from .evaluate.plots import SHORT_RUN
+from .train.callbacks import (Checkpoint, EarlyStopping, GracefulInterrupt, History, ProgressBar, StepLog, StopAfter,
+                              TensorBoard)
 from .train.device import seed_everything, select_device
 from .train.distributed import World
 from .train.loop import fit, predict_outputs
@@ -54,6 +56,7 @@ class TorchEngine:
         self.model: torch.nn.Module | None = None
         self.best_epoch = 0
         self.threads_note: str | None = None  # threads: 0 chose the count at build (train/threads.py)
+        self.callbacks: list = []  # extra callbacks for the selection fit (corenets tune's pruning)
 
     # ------------------------------------------------------------------ prepare
 
@@ -130,11 +133,14 @@ class TorchEngine:
     def _callbacks(self, run_dir: Path, bundle: DataBundle, quiet: bool) -> list:
         t = self.cfg.train
         callbacks: list = [ProgressBar(quiet=quiet), GracefulInterrupt()]
+        if t.epochs <= SHORT_RUN and self.is_main:  # a short run's curve is drawn per step (steps.csv)
+            callbacks.append(StepLog(run_dir / "steps.csv"))
         if t.early_stopping > 0:
             callbacks.append(EarlyStopping(t.monitor, t.mode, t.early_stopping, t.min_delta, restore_best=False,
                                            best_kept=t.restore_best))  # finalize restores model.pt's best
         if t.tensorboard and self.is_main:  # other ranks have no folder
             callbacks.append(TensorBoard(str(run_dir / "tensorboard")))
+        callbacks.extend(self.callbacks)
         callbacks.append(Checkpoint(self._save_best(run_dir, bundle), self._save_last(run_dir), t.monitor, t.mode,
                                     t.min_delta))
         return callbacks

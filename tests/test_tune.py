@@ -1,0 +1,137 @@
+"""corenets tune / cn.tune: refusals before any trial, pruning, validation-only trials, best.yaml, resuming."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import corenets as cn
+from corenets import cli
+
+pytest.importorskip("optuna")
+
+SMALL = ["train.epochs=4", "model.hidden=[32]"]
+LR = "train.lr=loguniform(1e-5,1e-1)"
+
+
+def fails(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("corenets: error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("space, says", [
+    ("model.nosuch=uniform(0,1)", "nosuch"),  # a key the model does not take
+    ("trian.lr=uniform(0.1,1)", "trian.lr"),  # a section that does not exist
+    ("train.lr=uniform(0.5,0.5)", "is empty"),
+    ("train.lr=uniform(0.9,0.1)", "is empty"),
+    ("train.lr=loguniform(0,1)", "LOW > 0"),
+    ("train.lr=uniform(0,1)", "train.lr"),  # 0 is outside lr's range: checked at both ends, like --set
+    ("train.epochs=int(1.5,3)", "whole numbers"),
+    ("model.hidden=[]", "empty list"),
+    ("train.lr=normal(0,1)", "not a distribution"),
+])
+def test_a_bad_space_is_refused_before_any_trial(tmp_path, capsys, space, says):
+    line = fails(capsys, "tune", "quickstart", "--space", space, "--out", str(tmp_path), "--no-final")
+    assert says in line
+    assert not list(tmp_path.rglob("trials"))  # nothing trained
+
+
+def test_nothing_to_tune_and_a_train_monitor_are_refused(tmp_path, capsys):
+    assert "nothing to tune" in fails(capsys, "tune", "quickstart", "--out", str(tmp_path))
+    assert "validation metric" in fails(capsys, "tune", "quickstart", "--space", LR, "--set", "train.monitor=train_loss",
+                                        "--out", str(tmp_path))
+
+
+def test_an_unreachable_storage_is_refused_in_one_line(tmp_path, capsys):
+    pytest.importorskip("psycopg")
+    line = fails(capsys, "tune", "quickstart", "--space", LR, "--out", str(tmp_path),
+                 "--storage", "postgresql://someone:secret@127.0.0.1:1/nodb")
+    assert "cannot be reached" in line and "secret" not in line  # the password is never printed
+    assert "not a database URL" in fails(capsys, "tune", "quickstart", "--space", LR, "--storage", "nowhere")
+
+
+def test_a_study_made_by_another_recipe_is_refused(tmp_path, capsys):
+    cn.tune("quickstart", trials=1, space=[LR], overrides=["train.epochs=1", "model.hidden=[8]"], study="shared",
+            out=str(tmp_path), final=False)
+    capsys.readouterr()
+    line = fails(capsys, "tune", "breast-cancer-ann", "--space", LR, "--study", "shared", "--out", str(tmp_path))
+    assert "made by recipe 'quickstart'" in line and "--study" in line
+    line = fails(capsys, "tune", "quickstart", "--space", LR, "--set", "train.epochs=2", "model.hidden=[8]",
+                 "--study", "shared", "--out", str(tmp_path))
+    assert "another config or space" in line
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """One 8-trial study on digits, recording every run folder the test split was scored in."""
+    import corenets.experiment as ex
+
+    out = tmp_path_factory.mktemp("tune")
+    scored = []
+    real = ex.evaluate_outputs
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ex, "evaluate_outputs", lambda o, b, run_dir: scored.append(Path(run_dir)) or real(o, b, run_dir))
+        s = cn.tune("quickstart", trials=8, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
+                    out=str(out))
+    return s, scored
+
+
+def test_no_trial_scores_the_test_split(study):
+    s, scored = study
+    trials = sorted((s.study_dir / "trials").iterdir())
+    assert len(trials) == 8
+    for t in trials:
+        m = json.loads((t / "metrics.json").read_text())
+        assert m["test"] == {} and not m.get("classical"), t
+        assert any("validation only" in n for n in m["notes"])
+    # the only test scores: the best config's final run and the recipe's own, once each
+    assert sorted(p.parent.name for p in scored) == ["final", "final"] and len(set(scored)) == 2
+    assert set(map(str, scored)) == set(s.final.values())
+
+
+def test_pruning_stops_trials_early(study):
+    s, _ = study
+    assert s.pruned >= 1 and s.complete + s.pruned == 8
+    assert s.epochs < 8 * 4  # pruned trials trained fewer than the 4 epochs
+    rows = [t for t in (s.study_dir / "trials").iterdir() if len((t / "history.csv").read_text().splitlines()) - 1 < 4]
+    assert len(rows) >= s.pruned
+
+
+def test_best_yaml_repeats_the_best_trial(study, tmp_path, capsys):
+    s, _ = study
+    import yaml
+
+    best = yaml.safe_load(s.best_yaml.read_text())
+    assert best["train"]["lr"] == pytest.approx(s.best_params["train.lr"])
+    assert best["name"] == "quickstart" and best["train"]["epochs"] == 4
+    assert cli.main(["run", "--config", str(s.best_yaml), "--out", str(tmp_path), "--quiet"]) == 0
+    again = next(tmp_path.glob("quickstart-*"))
+    trial = Path(s.best_run)
+    val = lambda d: [line.split(",")[:3] for line in (d / "history.csv").read_text().splitlines()]  # noqa: E731
+    head = (trial / "history.csv").read_text().splitlines()[0].split(",")
+    i = head.index("val_loss")
+    col = lambda d: [r.split(",")[i] for r in (d / "history.csv").read_text().splitlines()[1:]]  # noqa: E731
+    assert col(again) == col(trial)  # the same validation losses, epoch by epoch
+    assert json.loads((again / "metrics.json").read_text())["test"]["accuracy"] > 0.5
+    del val
+
+
+def test_the_report_has_the_figures_and_the_table(study):
+    s, _ = study
+    page = s.report.read_text()
+    for title in ("Optimisation history", "fANOVA", "Parallel coordinates", "Slices"):
+        assert title in page
+    assert page.count("data:image/png;base64,") >= 4 and "http" not in page.split("<body>")[1].split("file://")[0]
+    assert page.count("<tr class=pruned>") == s.pruned and page.count("<tr class=complete>") == s.complete
+
+
+def test_the_same_command_resumes_the_study(study):
+    s, _ = study
+    more = cn.tune("quickstart", trials=10, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
+                   out=str(s.study_dir.parent), final=False)
+    assert more.complete + more.pruned == 10
+    assert len(list((s.study_dir / "trials").iterdir())) == 10  # two more trials, the first eight kept
