@@ -41,7 +41,9 @@ def test_a_bad_space_is_refused_before_any_trial(tmp_path, capsys, space, says):
 
 
 def test_nothing_to_tune_and_a_train_monitor_are_refused(tmp_path, capsys):
-    assert "nothing to tune" in fails(capsys, "tune", "quickstart", "--out", str(tmp_path))
+    plain = tmp_path / "plain.yaml"  # a config without a tune: block
+    plain.write_text("data:\n  name: digits\nmodel:\n  name: mlp\n")
+    assert "nothing to tune" in fails(capsys, "tune", "--config", str(plain), "--out", str(tmp_path))
     assert "validation metric" in fails(capsys, "tune", "quickstart", "--space", LR, "--set", "train.monitor=train_loss",
                                         "--out", str(tmp_path))
 
@@ -63,6 +65,40 @@ def test_a_study_made_by_another_recipe_is_refused(tmp_path, capsys):
     line = fails(capsys, "tune", "quickstart", "--space", LR, "--set", "train.epochs=2", "model.hidden=[8]",
                  "--study", "shared", "--out", str(tmp_path))
     assert "another config or space" in line
+
+
+def test_the_recipe_block_is_the_default_space_and_space_replaces_a_key(tmp_path):
+    from corenets.tune.study import plan
+
+    spec = plan("quickstart", out=str(tmp_path))
+    assert {k: d.text() for k, d in spec.space.items()} == {
+        "train.lr": "loguniform(0.0001, 0.1)", "model.dropout": "uniform(0, 0.5)",
+        "train.weight_decay": "loguniform(1e-06, 0.01)"}
+    spec = plan("quickstart", space=["train.lr=uniform(0.001,0.01)", "model.hidden=[[16],[32,16]]"], study="b",
+                out=str(tmp_path))
+    assert spec.space["train.lr"].text() == "uniform(0.001, 0.01)" and spec.space["model.hidden"].choices == ([16], [32, 16])
+    assert len(spec.space) == 4
+
+
+def test_cv_tunes_on_the_fold_mean(tmp_path):
+    s = cn.tune("breast-cancer-ann", trials=2, space=["model.hidden=[[8]]"], overrides=["train.epochs=2"], cv=2,
+                pruner="none", out=str(tmp_path), final=False)
+    assert s.complete == 2
+    import optuna
+
+    study = optuna.load_study(study_name=s.study_name, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(s.study_dir / "study.journal"))))
+    for t in study.trials:
+        folds = sorted(Path(t.user_attrs["run"]).glob("fold-*"))
+        assert len(folds) == 2
+        bests = [min(float(r.split(",")[_col(f, "val_loss")]) for r in (f / "history.csv").read_text().splitlines()[1:])
+                 for f in folds]
+        assert t.value == pytest.approx(sum(bests) / 2)
+        assert t.intermediate_values[1] == pytest.approx(bests[0])  # the pruner saw fold 1's best, then the mean
+
+
+def _col(run_dir, name):
+    return (run_dir / "history.csv").read_text().splitlines()[0].split(",").index(name)
 
 
 @pytest.fixture(scope="module")
