@@ -92,3 +92,29 @@ def test_model_summary_gives_per_example_sizes_not_the_training_sets():
     assert "multiply-adds per example: 2.82 M" in text
     assert "per example" in text and "for a batch of 64" in text
     assert "[1, 32, 26, 26]" in text  # the layer table traces one example
+
+
+def test_a_short_run_draws_its_loss_per_step(tmp_path, drawn):
+    rows = [{"epoch": 1, "train_loss": 0.9, "val_loss": 0.7, "train_accuracy": 0.6, "val_accuracy": 0.7}]
+    steps = [{"epoch": (i + 1) / 50, "train_loss": 2.3 - i / 30} for i in range(50)]
+    plots.curves(rows, tmp_path / "c.png", "accuracy", steps=steps)
+    loss = drawn["figs"][0].axes[0]
+    per_step = [line for line in loss.get_lines() if len(line.get_xdata()) == 50]
+    assert len(per_step) == 1 and per_step[0].get_label() == "train, each step"
+    assert loss.get_xlim()[0] < 0.05  # the step axis starts at the first step, not at epoch 1
+
+
+def test_one_epoch_runs_write_steps_csv_and_longer_ones_do_not(tmp_path):
+    from corenets.config import apply_overrides
+    from corenets.experiment import run_config
+    from corenets.files import read_history
+    from corenets.recipes import load_recipe
+
+    def run(epochs):
+        cfg = apply_overrides(load_recipe("quickstart"), [f"train.epochs={epochs}", f"out={tmp_path / str(epochs)}",
+                                                          "report.classical_baseline=false"])
+        return run_config(cfg, quiet=True)
+
+    steps = read_history(run(1) / "steps.csv")
+    assert len(steps) == 41 and steps[-1]["epoch"] == 1.0  # digits: 1,294 training rows in batches of 32
+    assert not (run(4) / "steps.csv").exists()

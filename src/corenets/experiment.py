@@ -176,7 +176,7 @@ def write_record(run: Prepared, fitted: Fitted, test: dict[str, Any], wall: floa
                 warnings=record_warnings(test, bundle.task, classical))
     m = dataclasses.replace(m, **run.engine.record(), classical=classical)
     plots.curves(fitted.rows, run.run_dir / "plots" / "curves.png", "accuracy" if bundle.task != "regression" else "rmse",
-                 unit=bundle.meta.get("target_unit", ""))
+                 unit=bundle.meta.get("target_unit", ""), steps=runs.read_history(run.run_dir / "steps.csv"))
     write_metrics(run.run_dir, m)
     if cfg.report.inspect:  # "What it learned": from the saved model, once, before the report reads plots/
         from .inspect.report import draw_learned

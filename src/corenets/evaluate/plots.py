@@ -49,17 +49,23 @@ def _epoch_axis(ax, epochs: Sequence[float]) -> None:
         ax.set_xlim(shown[0] - 0.5, shown[-1] + 0.5)
 
 
-def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str, unit: str = "") -> Path:
+def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str, unit: str = "",
+           steps: Sequence[dict[str, float]] = ()) -> Path:
     """Loss and one metric per epoch, train vs validation.
 
     Args:
         rows: history.csv's rows (one per epoch).
         metric: the column after `train_`/`val_` for the right panel (accuracy, rmse).
         unit: what the metric is measured in (e.g. "log return"), shown in its axis label.
+        steps: steps.csv's rows ({"epoch": fractional, "train_loss"}) of a short run: the loss panel draws the
+            training loss of each step under the per-epoch points.
     """
     plt, fig, axes = _figure(1, 2, figsize=(10, 3.8))
     epochs = [r["epoch"] for r in rows]
     short = len(rows) <= SHORT_RUN
+    if short and steps:
+        axes[0].plot([r["epoch"] for r in steps], [r["train_loss"] for r in steps], "-", lw=0.8, alpha=0.45,
+                     color="C0", label="train, each step")
     for ax, key in zip(axes, ["loss", metric]):
         for split, style in (("train", "-o"), ("val", "-s")):
             col = f"{split}_{key}"
@@ -69,7 +75,7 @@ def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str, unit
                 for e, v in zip(epochs, values) if short else ():
                     ax.annotate(f"{v:.4g}", (e, v), textcoords="offset points", xytext=(6, 4), fontsize=8,
                                 color=line.get_color())
-        _epoch_axis(ax, epochs)
+        _epoch_axis(ax, epochs + ([0] if short and steps and key == "loss" else []))
         if short:
             ax.margins(y=0.2)  # room for the value labels
         ax.set_xlabel("epoch")

@@ -80,6 +80,25 @@ class History(Callback):
         self.rows = [dict(r) for r in d["rows"]]
 
 
+class StepLog(Callback):
+    """The training loss of each step, written to `path` (steps.csv) after each epoch: a short run's curve is
+    drawn on a step axis (evaluate/plots.curves), where one point per epoch would say little."""
+
+    def __init__(self, path, max_rows: int = 2000):
+        self.path, self.max_rows = path, max_rows
+        self.rows: list[dict[str, float]] = []
+
+    def on_batch_end(self, state, batch, loss):
+        every = max(1, state.epochs * state.steps_per_epoch // self.max_rows)
+        if batch % every == 0:
+            self.rows.append({"epoch": state.epoch + (batch + 1) / state.steps_per_epoch, "train_loss": float(loss)})
+
+    def on_epoch_end(self, state, logs):
+        from ..files import write_history
+
+        write_history(self.path, self.rows)
+
+
 def resolve_mode(monitor: str, mode: str) -> str:
     if mode != "auto":
         return mode
