@@ -103,7 +103,8 @@ def test_characters_per_text_rows_and_prices_have_limits_with_flags(runs):
     refused(text.post("/predict", json={"text": "a" * 51}), 413, "51 characters", "--max-text-chars")
     refused(text.post("/predict", json={"texts": ["ok", "b" * 60]}), 413, "--max-text-chars")
     lines = b"one\ntwo\nthree\nfour\n"  # a text file is held to the same limits, line by line
-    refused(text.post("/predict", files={"file": ("t.txt", lines, "text/plain")}), 413, "4 texts", "--max-texts")
+    refused(text.post("/predict", files={"file": ("t.txt", lines, "text/plain")}), 413, "more than 3 lines", "--max-texts")
+    assert text.post("/predict", files={"file": ("t.txt", b"one\n\n\n\n  \ntwo\n", "text/plain")}).status_code == 200
     assert text.post("/predict", json={"texts": ["a good film", "dull"]}).status_code == 200
 
     table = TestClient(create_app(runs["table"], max_rows=3))
