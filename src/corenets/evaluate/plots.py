@@ -85,7 +85,8 @@ def curves(rows: Sequence[dict[str, float]], path: str | Path, metric: str, unit
     axes[0].set_title("loss" + (" (standardised target)" if unit else ""))
     axes[1].set_title(f"{metric}, in {unit}" if unit else metric)
     if short:
-        fig.suptitle(f"{len(rows)} epoch(s): one point per epoch", fontsize=9, color="#555")
+        fig.suptitle(f"{len(rows)} epoch(s): one point per epoch" + (", and the training loss of each step" if steps
+                                                                      else ""), fontsize=9, color="#555")
     return _save(plt, fig, path)
 
 
