@@ -11,6 +11,7 @@ Imported only by the kinds' `http_body` (that is, only when serving), so pydanti
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
@@ -133,3 +134,26 @@ def parse_values(model: type[BaseModel], values: Any, hint: str) -> dict[str, An
         return model.model_validate(values).model_dump(by_alias=True)
     except ValidationError as e:
         raise refusal(e, hint) from None
+
+
+def text_body(limits: Any) -> type[BaseModel]:
+    """The text kind's body: {"text": "a sentence"} or {"texts": [...]}, each text and the count bounded."""
+    text = bounded_text(limits)
+    model = body_model("TextBody", 'One sentence as "text", or several as "texts".',
+                       text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
+    model.model_config["json_schema_extra"] = {"anyOf": [{"required": ["text"]}, {"required": ["texts"]}]}
+    model.model_rebuild(force=True)
+    return model
+
+
+def text_lines(files: list[tuple[str, bytes]], limits: Any) -> list[str]:
+    """The non-blank lines of uploaded text files; more than limits.max_texts are refused (413) from the bytes, by a
+    regex scan in C that stops at the limit, before anything is decoded or split."""
+    found = 0
+    for _, data in files:
+        for _ in re.finditer(rb"[^\s][^\n]*", data):
+            found += 1
+            if found > limits.max_texts:
+                raise InputError(f"the text files have more than {limits.max_texts:,} lines, over this server's limit "
+                                 "of texts per request (corenets serve --max-texts)", 413)
+    return [ln for _, data in files for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]

@@ -125,11 +125,9 @@ class TextPreprocessing(Preprocessing):
         return CliInputs(args, [t if len(t) <= 60 else t[:57] + "..." for t in args], "text")
 
     def http_body(self, limits: Limits) -> Any:
-        from .http_body import body_model, bounded_list, bounded_text
+        from .http_body import text_body
 
-        text = bounded_text(limits)
-        return body_model("TextBody", 'One sentence as "text", or several as "texts".',
-                          text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
+        return text_body(limits)
 
     def http_json(self, body: Any, limits: Limits) -> list[str]:
         texts = (body.get("texts") or body.get("text")) if isinstance(body, dict) else body
@@ -143,18 +141,10 @@ class TextPreprocessing(Preprocessing):
         return texts
 
     def http_files(self, files: list[tuple[str, bytes]], limits: Limits) -> list[str]:
-        """Text files: one sentence per line, blank lines skipped; more lines than limits.max_texts (counted in the
-        bytes, so before any decoding) are refused."""
-        found = 0  # non-blank lines, counted in the bytes and only up to the limit (a regex scan in C)
-        for _, data in files:
-            for _ in re.finditer(rb"[^\s][^\n]*", data):
-                found += 1
-                if found > limits.max_texts:
-                    raise InputError(f"the text files have more than {limits.max_texts:,} lines, over this server's "
-                                     "limit of texts per request (corenets serve --max-texts)", 413)
-        lines = [ln for _, data in files for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-        from .http_body import parse_values
+        """Text files: one sentence per line, blank lines skipped."""
+        from .http_body import parse_values, text_lines
 
+        lines = text_lines(files, limits)
         return self.http_json(parse_values(self.http_body(limits), {"texts": lines or [""]}, self.hint()), limits)
 
     def draw(self, ax: Any, x: np.ndarray) -> None:
