@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -36,9 +37,18 @@ def open_storage(url: str | None, study_dir: Path):
     if "://" not in url:
         raise StudyError(f"--storage {url[:80]!r} is not a database URL; e.g. postgresql://user:pass@host/db, "
                          "or leave it out for the journal file in the study folder")
+    if url.startswith(("postgresql://", "postgres://")):  # psycopg 3 (the tune extra), whichever SQLAlchemy defaults to
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}} if url.startswith("postgresql") else {}
     _check_reachable(url, kwargs)
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE)
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT,
+                                              grace_period=GRACE)
+        except Exception as e:  # two workers creating the tables of a fresh database at once: the loser retries
+            if "already exists" not in str(e) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _check_reachable(url: str, kwargs: dict) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,10 @@ def open_study(spec: Spec, seed_offset: int = 0):
     pruner = {"median": optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
               "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=spec.cfg.train.epochs),
               "none": optuna.pruners.NopPruner()}[spec.pruner]
-    sampler = optuna.samplers.TPESampler(seed=spec.cfg.seed + seed_offset, n_startup_trials=5)
+    # one local process repeats its search from the recipe's seed; workers of a shared study each draw their own
+    # startup points (two processes of one seed would propose the same first trials)
+    seed = spec.cfg.seed + seed_offset if spec.storage is None else spec.cfg.seed + os.getpid()
+    sampler = optuna.samplers.TPESampler(seed=seed % 2**32, n_startup_trials=5)
     study = optuna.create_study(study_name=spec.study_name, storage=storage, sampler=sampler, pruner=pruner,
                                 direction=spec.direction, load_if_exists=True)
     owner = study.user_attrs.get("corenets")
