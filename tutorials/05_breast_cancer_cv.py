@@ -39,8 +39,8 @@ import corenets as cn
 from corenets.experiment import summary_line
 
 folds = 3 if FAST else 5
-fast_mlp = {"epochs": 30, "threads": 1} if FAST else {}
-fast_lstm = {"epochs": 25, "threads": 1} if FAST else {}
+fast_mlp = {"epochs": 20, "threads": 1} if FAST else {}
+fast_lstm = {"epochs": 20, "threads": 1} if FAST else {}
 lstm_set = ["model.members=1"] if FAST else []
 
 mlp = cn.run_recipe("breast-cancer-ann", cv=folds, quiet=True, **fast_mlp)
