@@ -47,9 +47,9 @@ def compare_runs(run_dirs: list[Path], out: Path | None = None) -> str:
     lines += baseline_lines(infos)
     if unfinished:
         lines.append(f"skipped, unfinished (no metrics.json): {', '.join(r.name for r in unfinished)}")
+    series = {r.name: read_history(r / "history.csv") for r in run_dirs}  # read (and refused) before any write
     out = out or run_dirs[0].parent
     out.mkdir(parents=True, exist_ok=True)
-    series = {r.name: read_history(r / "history.csv") for r in run_dirs}
     for val_key in dict.fromkeys("val_accuracy" if t != "regression" else "val_rmse" for t in tasks):
         shown = {name: rows for name, rows in series.items() if any(val_key in row for row in rows)}
         if shown:

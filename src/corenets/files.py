@@ -103,7 +103,19 @@ def write_history(path: Path, rows: list[dict[str, float]]) -> None:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
+    """history.csv's rows as numbers; RunFolderError naming the line when a kill or a hand edit damaged it."""
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for n, row in enumerate(csv.DictReader(f), start=2):
+                try:
+                    rows.append({str(k): float(v) for k, v in row.items() if v not in ("", None) and k is not None})
+                except (TypeError, ValueError):
+                    raise RunFolderError(f"{path} line {n} is damaged (not numbers: {str(list(row.values()))[:80]}); "
+                                         f"restore it, or delete it to go on without its curves") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RunFolderError(f"{path} cannot be read ({str(e)[:100]}); restore it, or delete it to go on without "
+                             "its curves") from None
+    return rows

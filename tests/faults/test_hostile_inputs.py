@@ -381,3 +381,28 @@ def test_debug_leaves_the_warnings_to_python(monkeypatch):
     with pytest.warns(FutureWarning, match="a library's note"):  # passed on to Python's handling, not swallowed
         assert cli.main(["--debug", "noisy"]) == 0
 
+
+
+# ----------------------------------------------------------------- found by the CLI fuzz (test_fuzz_cli.py)
+
+
+def test_text_labels_of_30_digits_are_class_names_not_an_overflow(tmp_path, capsys):
+    big = "1" + "0" * 29
+    rows = [f"{'good fun' if i % 2 else 'dull and long'},{big if i % 2 else '7'}" for i in range(60)]
+    (tmp_path / "t.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    code = cli.main(["run", "--data", "text_csv", "--model", "lstm", "--epochs", "1", "--quiet", "--set",
+                     f"data.path={tmp_path / 't.csv'}", "report.classical_baseline=false", "--out", str(tmp_path / "runs")])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads(next((tmp_path / "runs").iterdir()).joinpath("metrics.json").read_text())
+    assert sorted(metrics["data"]["classes"]) == sorted([big, "7"])
+
+
+@pytest.mark.parametrize("history", ["epoch,val_loss\n1,0.5\n2,abc\n", "epoch,val_loss\n1,0.5\n\xff\n"])
+def test_compare_on_a_damaged_history_csv_is_one_line(tmp_path, capsys, good_run, history):
+    good, _ = good_run
+    run = tmp_path / "run"
+    shutil.copytree(good, run)
+    (run / "history.csv").write_bytes(history.encode("latin-1"))
+    err = one_line_error(capsys, cli.main(["compare", str(run), str(good), "--out", str(tmp_path / "cmp")]))
+    assert "history.csv" in err and ("line 3 is damaged" in err or "cannot be read" in err)
+    assert not (tmp_path / "cmp").exists()

@@ -303,7 +303,7 @@ def _columns(df: Any, text: str, label: str, path: Path) -> tuple[list[str], np.
     labels = df[label].astype(str).str.strip()
     if (labels == "").any():
         raise DataError(f"{int((labels == '').sum())} row(s) of {path.name} have no label in column '{label}'; fill or drop them")
-    as_int = labels.str.fullmatch(r"-?\d+").all()
+    as_int = labels.str.fullmatch(r"-?\d{1,18}").all()  # longer digit strings do not fit int64: class names
     y = labels.astype(np.int64).to_numpy() if as_int else labels.to_numpy()
     return df[text].astype(str).tolist(), y
 
