@@ -1,6 +1,6 @@
 """How fast `corenets inspect`'s explanations are, and what the report's "What it learned" adds to a run.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/inspect_speed.py [--repeats 20] [--quickstart 3]
+    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/inspect_speed.py [--repeats 20] [--quickstart 3] [--threads N]
 
 Timed (median of --repeats after 3 warm-ups, torch's default threads), on untrained networks of the recipes'
 shapes (the cost does not depend on the weights):
@@ -119,7 +119,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--quickstart", type=int, default=0, metavar="N")
+    p.add_argument("--threads", type=int, default=0, help="torch threads for the timings (0: torch's default)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         res = explanation_times(Path(tmp), args.repeats)
         res["explain_post_p50_ms"] = explain_p50(Path(tmp), args.repeats)

@@ -123,7 +123,7 @@ class ImageViews(KindViews):
             panels = [self.maps(x[r:r + 1], c) for c in want]
             self._row(axes[r], shown[r], panels, cols, self.title(names[r], pred[r], proba[r] if proba is not None else None, label))
             results.append(self._json(shown[r], panels[0], int(pred[r]), proba[r] if proba is not None else None))
-        fig.subplots_adjust(wspace=0.15, hspace=0.45)  # not tight_layout: it costs as much as drawing
+        fig.subplots_adjust(wspace=0.2, hspace=0.55)  # not tight_layout: it costs as much as drawing
         how = ("Grad-CAM (last conv block; where the evidence for a class lies) and " if self.has_conv else "") + \
             ("integrated gradients per pixel (red: for the class, blue: against; baseline: a zero input, i.e. the "
              "training mean) for the predicted class and, where known, the true class.")

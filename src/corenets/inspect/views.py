@@ -98,5 +98,5 @@ class KindViews:
     def title(self, name: str, pred: Any, proba: np.ndarray | None, label: int | None) -> str:
         if proba is None:
             return f"{name}: {float(pred):.4g}"
-        t = f"{name}: {self.s.class_name(int(pred))} ({proba[int(pred)]:.2f})"
+        t = f"{name}:\n{self.s.class_name(int(pred))} ({proba[int(pred)]:.2f})"  # two lines: panels are narrow
         return t + (f", true {self.s.class_name(label)}" if label is not None else "")
