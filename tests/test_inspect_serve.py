@@ -48,7 +48,7 @@ def test_explain_an_image_answers_grad_cam_and_a_png(image_client):
         assert e["class"] == p["label"] and e["method"] == "grad-cam"
         heat = np.array(e["attribution"])
         assert heat.shape == (28, 28) and heat.min() >= 0
-        assert np.array(e["integrated_gradients"]).shape == (28, 28)
+        assert "integrated_gradients" not in e  # a CNN answers Grad-CAM alone (one backward pass)
         assert Image.open(io.BytesIO(base64.b64decode(e["png"]))).size[0] >= 28
 
 

@@ -103,10 +103,11 @@ class ImageViews(KindViews):
 
         return displayable(x.numpy(), self.s.kind.state)
 
-    def maps(self, x1: torch.Tensor, cls: int) -> dict[str, np.ndarray]:
+    def maps(self, x1: torch.Tensor, cls: int, ig: bool = True) -> dict[str, np.ndarray]:
         """For one input: the IG pixel map (summed over channels) and, with conv layers, the Grad-CAM map."""
-        attr, gap = integrated_gradients(self.s, x1, cls)
-        out = {"ig": attr.sum(0), "gap": np.array(gap)}
+        out: dict[str, np.ndarray] = {}
+        if ig or not self.has_conv:
+            out["ig"] = integrated_gradients(self.s, x1, cls)[0].sum(0)
         if self.has_conv:
             out["gradcam"] = grad_cam(self.s, x1, cls)
         return out
@@ -149,20 +150,23 @@ class ImageViews(KindViews):
             k += 1
 
     def _json(self, img, panel, pred: int, proba) -> dict:
-        """What POST /explain answers per image: the maps as lists and an overlay PNG in base64."""
-        heat = panel.get("gradcam", np.abs(panel["ig"]))
+        """What POST /explain answers per image: the map as a list and an overlay PNG in base64."""
+        heat = panel["gradcam"] if "gradcam" in panel else np.abs(panel["ig"])
         out = {"class": self.s.class_name(pred), "method": "grad-cam" if "gradcam" in panel else "integrated-gradients",
-               "attribution": np.round(heat, 5).tolist(), "integrated_gradients": np.round(panel["ig"], 6).tolist(),
-               "png": base64.b64encode(overlay(img, heat)).decode("ascii")}
+               "attribution": np.round(heat, 5).tolist(), "png": base64.b64encode(overlay(img, heat)).decode("ascii")}
+        if "ig" in panel:
+            out["integrated_gradients"] = np.round(panel["ig"], 6).tolist()
         if proba is not None:
             out["probability"] = round(float(proba[pred]), 4)
         return out
 
     def answers(self, x, base=None):
+        """Grad-CAM alone for a CNN (one backward pass: a server's answer stays fast); integrated gradients for a
+        network without conv layers. `corenets inspect` draws both."""
         pred, proba = self.predicted(x)
         shown = self.shown(x)
-        return [self._json(shown[r], self.maps(x[r:r + 1], int(pred[r])), int(pred[r]), proba[r] if proba is not None else None)
-                for r in range(len(x))]
+        return [self._json(shown[r], self.maps(x[r:r + 1], int(pred[r]), ig=False), int(pred[r]),
+                           proba[r] if proba is not None else None) for r in range(len(x))]
 
     def overview(self, x, y, proba):
         sections = []
