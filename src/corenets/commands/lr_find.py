@@ -11,7 +11,8 @@ def _arguments(p):
                    help="override config keys, as for corenets run")
     p.add_argument("--start-lr", type=float, default=1e-7, help="the first step's learning rate (default 1e-7)")
     p.add_argument("--end-lr", type=float, default=10.0, help="the last step's learning rate (default 10)")
-    p.add_argument("--steps", type=int, default=200, help="steps of the exponential ramp (default 200)")
+    p.add_argument("--steps", type=int, default=100,
+                   help="steps of the exponential ramp (default 100, as fastai and Lightning)")
     p.add_argument("--out", help="the plot (default runs/lr-find-<recipe>.png)")
 
 

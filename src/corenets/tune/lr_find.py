@@ -81,7 +81,7 @@ def suggest(lrs: list[float], smoothed: list[float], skip_start: int = 10, skip_
 
 
 def range_test(model: torch.nn.Module, bundle, cfg, device, start_lr: float = 1e-7, end_lr: float = 10.0,
-               steps: int = 200, seed: int = 0) -> LRFind:
+               steps: int = 100, seed: int = 0) -> LRFind:
     """Run the range test on a deep copy of `model` (left untouched), with `cfg`'s (TrainConfig) optimiser,
     loss and batch size, over as many passes of bundle.train as `steps` needs."""
     from ..train.distributed import World
@@ -118,7 +118,7 @@ def plot(result: LRFind, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def lr_find(recipe: str | Any, *overrides: str, start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 200,
+def lr_find(recipe: str | Any, *overrides: str, start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 100,
             out: str | Path | None = None, quiet: bool = True) -> LRFind:
     """The learning-rate range test on a recipe's model and data (prepared as `corenets run` prepares them).
 
