@@ -54,8 +54,9 @@ class RangeTest(Callback):
     def on_batch_end(self, state, batch, loss):
         self.lrs.append(self.lr_at(len(self.losses)))
         self.losses.append(loss)
-        self.best = min(self.best, loss) if math.isfinite(loss) else self.best
-        if len(self.losses) >= self.steps or not math.isfinite(loss) or loss > self.diverge * self.best:
+        now = smooth(self.losses)[-1]  # divergence is judged on the smoothed loss (fastai, Lightning): one noisy
+        self.best = min(self.best, now) if math.isfinite(now) else self.best  # batch does not end the test
+        if len(self.losses) >= self.steps or not math.isfinite(loss) or now > self.diverge * self.best:
             state.interrupted = True  # train_one_epoch returns after this step; nothing is written
         else:
             self.set_lr(state.optimizer, len(self.losses))
@@ -71,7 +72,9 @@ def smooth(losses: list[float], beta: float = 0.98) -> list[float]:
 
 def suggest(lrs: list[float], smoothed: list[float], skip_start: int = 10, skip_end: int = 5) -> float:
     """The rate where the smoothed loss falls fastest per decade of rate (the most negative d loss / d log lr),
-    ignoring the noisy first steps and the divergence at the end."""
+    ignoring the noisy first steps and the divergence at the end: Lightning's rule (beta 0.98, skip 10 at the start).
+    The smoothing lags the raw loss by about 1/(1 - beta) steps, so this sits above the raw curve's steepest
+    point, nearer the rate that trains best for an epoch (BENCHMARKS.md, Tuning)."""
     lo, hi = min(skip_start, len(lrs) // 4), max(len(lrs) - skip_end, min(skip_start, len(lrs) // 4) + 2)
     x, y = np.log10(np.asarray(lrs[lo:hi])), np.asarray(smoothed[lo:hi])
     if len(x) < 3:
@@ -109,9 +112,9 @@ def plot(result: LRFind, path: Path) -> Path:
     ax.plot(result.lrs, result.smoothed, label="smoothed")
     ax.axvline(result.suggestion, color="C3", ls="--", label=f"suggested lr {result.suggestion:.3g}")
     ax.set_xscale("log")
-    finite = [v for v in result.smoothed if math.isfinite(v)]
-    if finite:
-        ax.set_ylim(min(finite) * 0.95, min(max(finite), 3 * finite[0]) * 1.05)
+    finite = [v for v in result.smoothed + result.losses if math.isfinite(v)]
+    if finite:  # the whole fall in view; the divergence at the end clipped to 1.5x the first loss
+        ax.set_ylim(min(finite) * 0.95, min(max(finite), 1.5 * result.losses[0]) * 1.05)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
     ax.legend()
