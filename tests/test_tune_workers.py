@@ -163,3 +163,27 @@ def test_a_killed_local_worker_fails_its_trial_and_the_study_finishes(tmp_path):
     assert main.returncode == 0, out
     assert "worker 1 ended with signal 9" in out
     _check_after_kill(_trials(storage(), "corenets-quickstart-tune"), killed, done_before, 6)
+
+
+def test_ctrl_c_keeps_the_finished_trials_and_the_same_command_resumes(tmp_path):
+    first = _worker(tmp_path, "--trials", "4", epochs=40)
+    study_dir = tmp_path / "quickstart-tune"
+    end = time.monotonic() + 120
+    while not (study_dir / "study.journal").exists() and time.monotonic() < end:
+        time.sleep(0.2)
+
+    def running_after_one_done(trials):
+        done = [t.number for t in trials if t.state.name == "COMPLETE"]
+        running = [t.number for t in trials if t.state.name == "RUNNING"]
+        return (running[0], done) if done and running else None
+
+    stopped, done_before = _wait_for(_journal(study_dir), "corenets-quickstart-tune", running_after_one_done, first,
+                                     "a running trial")
+    first.send_signal(signal.SIGINT)
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 130, out
+    assert "run the same command again to resume the study" in out.strip().splitlines()[-1]
+    again = _worker(tmp_path, "--trials", "4", epochs=40)
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out
+    _check_after_kill(_trials(_journal(study_dir), "corenets-quickstart-tune"), stopped, done_before, 4)
