@@ -85,6 +85,22 @@ def test_word_attributions_are_complete(cell, subwords):
         assert gap < 0.01, f"{cell}: gap {gap:.4f}"
 
 
+def test_word_attributions_of_an_ensemble_cover_every_member():
+    kind = TextPreprocessing(vocab=VOCAB, max_len=12)
+    torch.manual_seed(2)
+    net = build_model("lstm", (12,), 1, {"hidden_size": 8, "embed_dim": 6}, 3, "binary", facts=kind.facts()).eval()
+    subject = subject_of(net, kind, "binary", ["neg", "pos"])
+    ids = kind.transform(["a good film and great fun"])
+    attr, gap = word_attributions(subject, ids[:, :6], 1)
+    assert gap < 0.01 and attr.shape == (6,)
+    with torch.no_grad():
+        f_x = net(ids[:, :6])[0, 0].item()
+        for m in net.members:  # every member's words at the baseline (zero vectors): the ensemble's own change
+            m.embed.weight.zero_()
+        f_zero = net(ids[:, :6])[0, 0].item()
+    assert abs(attr.sum() - (f_x - f_zero)) < 0.01 * abs(f_x - f_zero)
+
+
 # ------------------------------------------------------------------ trained models on learnable images
 
 

@@ -4,6 +4,7 @@ gate activations per word (input/forget/output, or reset/update) as a heat map (
 from __future__ import annotations
 
 import html
+import warnings
 
 import numpy as np
 import torch
@@ -32,18 +33,22 @@ def word_attributions(subject: Subject, ids: torch.Tensor, cls: int, steps: int 
         return _embedded_ig(subject, ids, target, sign, steps)
     from captum.attr import LayerIntegratedGradients
 
-    model, layer = subject.scored, _embedding_layer(subject.scored, subject.base)
-    lig = LayerIntegratedGradients(model, layer)
+    model, layers = subject.scored, _embedding_layers(subject.scored)
+    with warnings.catch_warnings():  # Captum warns for several layers; the members' embeddings are independent
+        warnings.simplefilter("ignore", UserWarning)
+        lig = LayerIntegratedGradients(model, layers if len(layers) > 1 else layers[0])
     with torch.enable_grad():
-        attr = lig.attribute(ids, torch.zeros_like(ids), target=target, n_steps=steps)
-    # Completeness against the layer's baseline: L zero vectors read as L steps. (Captum's own delta runs the
+        got = lig.attribute(ids, torch.zeros_like(ids), target=target, n_steps=steps)
+    attr = sum(got) if isinstance(got, list) else got  # an ensemble: every member's embedding, summed per word
+    # Completeness against the layers' baseline: L zero vectors read as L steps. (Captum's own delta runs the
     # model on all-pad ids, which packing reads as one step: another function.)
-    hook = layer.register_forward_hook(lambda m, i, out: torch.zeros_like(out))
+    hooks = [m.register_forward_hook(lambda mod, i, out: torch.zeros_like(out)) for m in layers]
     try:
         with torch.no_grad():
             f_base = model(ids)[0, target].item()
     finally:
-        hook.remove()
+        for h in hooks:
+            h.remove()
     with torch.no_grad():
         change = model(ids)[0, target].item() - f_base
     return sign * attr.detach()[0].sum(-1).numpy(), abs(float(attr.sum()) - change) / max(abs(change), 1e-8)
@@ -69,12 +74,9 @@ def _embedded_ig(subject: Subject, ids: torch.Tensor, target: int, sign: float, 
     return sign * attr.detach()[0].sum(-1).numpy(), abs(delta.item()) / max(gap, 1e-8)
 
 
-def _embedding_layer(scored, net):
-    """The embedding module of the network the scored model runs (an ensemble's first member's in `net`)."""
-    for m in scored.modules():
-        if getattr(m, "embed", None) is not None and m.embed is getattr(net, "embed", None):
-            return m.embed
-    return next(m.embed for m in scored.modules() if getattr(m, "embed", None) is not None)
+def _embedding_layers(scored) -> list:
+    """The word-embedding modules of the scored model: one, or one per ensemble member."""
+    return [m.embed for m in scored.modules() if isinstance(getattr(m, "embed", None), torch.nn.Embedding)]
 
 
 def colour_words(words: list[str], attr: np.ndarray) -> str:
