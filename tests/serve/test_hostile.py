@@ -321,3 +321,18 @@ def test_a_refused_start_prints_one_line_and_no_library_warning_first(tmp_path):
                           timeout=120, env=env)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("corenets: error: "), done.stderr
+
+
+def test_malformed_or_oversized_forms_are_400s(clients):
+    client = clients["image"]
+    one = png(np.zeros((28, 28)))
+    refused(client.post("/predict", files=[("file", (f"{i}.png", one, "image/png")) for i in range(65)]),
+            400, "more than 64 parts")
+    refused(client.post("/predict", content=b"--x\r\nnot a part", headers={"content-type": "multipart/form-data"}),
+            400, "no boundary")
+    refused(client.post("/predict", content=b"--x\r\nbroken\r\n\r\n", headers={"content-type": "multipart/form-data; boundary=x"}),
+            400, "could not be read")
+    refused(client.post("/predict", data={"file": "not a file"}, files={"other": ("a.png", one, "image/png")}),
+            422, "no file in the form field 'file'")
+    r = client.post("/predict", files=[("file", (f"{i}.png", one, "image/png")) for i in range(64)])
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 64

@@ -18,14 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
-from starlette.datastructures import UploadFile
 
 from . import schema
 from .batcher import ImageBatcher
 from .model import InputError, ServedModel
+from .multipart import read_files
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_FILES = 64  # images per request; more is a batch job, not a web request
 ENV = "CORENETS_SERVE"  # the settings each worker process of `corenets serve --workers N` reads (JSON)
 
 
@@ -147,19 +146,10 @@ async def _unexpected(request: Request, e: Exception) -> JSONResponse:  # pragma
 
 
 async def _uploads(request: Request, served: ServedModel) -> list[tuple[str, bytes]]:
-    """(file name, bytes) of each multipart field `file`, refusing a malformed or empty form."""
-    try:
-        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
-    except _TooLarge:
-        raise
-    except Exception as e:  # noqa: BLE001 - starlette raises several kinds for a malformed body
-        raise InputError(f"the multipart body could not be read ({e})", 400) from None
-    files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
-    if not files:
-        raise InputError(f"no file in the form field 'file'; {served.hint()}")
-    uploads = [(f.filename or f"file {i + 1}", await f.read()) for i, f in enumerate(files)]
-    await form.close()
-    return uploads
+    """(file name, bytes) of each multipart field `file`, refusing a malformed or empty form: the body is read here
+    (at most --max-upload-mb, counted by BodyLimit) and parsed in a worker thread (serve/multipart.py)."""
+    raw = await request.body()
+    return await run_in_threadpool(read_files, raw, request.headers.get("content-type", ""), served.hint())
 
 
 def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10, **limits: Any):
