@@ -32,9 +32,10 @@ NO_TESTS_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0;
 # extra pytest arguments, e.g. make test-slow PYTEST_ARGS=--reverse (tests/conftest.py): the same tests, backwards
 PYTEST_ARGS ?=
 
-# the suite runs every tutorial in fast mode (tests/test_tutorials.py); then the site must build, strictly
+# the suite runs every tutorial in fast mode (tests/test_tutorials.py) and keeps the executed notebooks in
+# build/tutorials, whose outputs (plots, numbers) the site then shows; then the site must build, strictly
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS); $(NO_TESTS_OK)
+	CORENETS_EXECUTED_TUTORIALS=build/tutorials $(BIN)/python -m pytest -q $(PYTEST_ARGS); $(NO_TESTS_OK)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(DOCS_SITE)
 
 # the documentation site (mkdocs.yml): built into site/ (a broken link or a page missing from the nav fails the build),

@@ -147,8 +147,23 @@ def test_the_error_page_lists_the_messages_raised_in_the_code(tmp_path):
 def test_a_tutorial_renders_as_a_page_of_text_and_code(tmp_path):
     gen = _hook("generate")
     nb = tmp_path / "01_x.py"
-    nb.write_text('# ---\n# jupyter:\n#   jupytext:\n# ---\n\n# %% [markdown]\n# # Title\n#\n# Some *text*.\n\n'
+    nb.write_text('# ---\n# jupyter:\n#   jupytext:\n#     text_representation:\n#       extension: .py\n'
+                  '#       format_name: percent\n# ---\n\n# %% [markdown]\n# # Title\n#\n# Some *text*.\n\n'
                   '# %% tags=["parameters"]\nFAST = True\n\n# %%\nprint(1)\n')
-    page = gen.tutorial_markdown(nb)
+    page, images = gen.tutorial_markdown(nb)
     assert page.startswith("# Title\n\nSome *text*.\n\n```python\nFAST = True\n```\n\n```python\nprint(1)\n```")
-    assert "jupyter:" not in page
+    assert "jupyter:" not in page and images == {} and "Run it to see" in page
+    import jupytext
+    import nbformat
+
+    ran = jupytext.read(nb)
+    ran.cells[1].source = "FAST = False"  # the parameters cell may differ
+    ran.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+                            nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    nbformat.write(ran, str(tmp_path / "01_x.ipynb"))
+    page, images = gen.tutorial_markdown(nb, tmp_path / "01_x.ipynb")
+    assert "```python\nprint(1)\n```\n\n```text\n1\n```\n\n![output 1](img/01_x-1.png)" in page
+    assert images == {"img/01_x-1.png": b"\x89PNG\r\n\x1a\n"}
+    ran.cells[2].source = "print(2)"  # stale outputs (the code changed since the run) are not shown
+    nbformat.write(ran, str(tmp_path / "01_x.ipynb"))
+    assert gen.tutorial_markdown(nb, tmp_path / "01_x.ipynb")[1] == {}

@@ -82,7 +82,8 @@ for ax, img, label in zip(axes, images, pred.labels):
     ax.imshow(img, cmap="gray_r")
     ax.set_title(label)
     ax.axis("off")
-plt.show()
+display(fig)  # corenets draws its reports with the Agg backend, so show the figure explicitly
+plt.close(fig)
 print(pred.top_k(2)[:2])
 
 # %% [markdown]

@@ -99,7 +99,8 @@ ax.plot(range(1, len(val_curve(plain)) + 1), val_curve(plain), "o-", label="seed
 ax.plot(range(1, len(val_curve(bn)) + 1), val_curve(bn), "o-", label="cnn_bn (batch norm)")
 ax.set(xlabel="epoch", ylabel="validation accuracy", title="Fashion-MNIST")
 ax.legend()
-plt.show()
+display(fig)  # corenets draws its reports with the Agg backend, so show the figure explicitly
+plt.close(fig)
 
 # %% [markdown]
 # The report's sample grid shows test images with their predictions (wrong ones in red):

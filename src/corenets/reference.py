@@ -236,12 +236,12 @@ def as_text(opts: list[Option]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
 def _table(opts: list[Option]) -> list[str]:
     rows = ["| key | type | default | what it does |", "|---|---|---|---|"]
-    rows += [f"| `{o.key}` | {_cell(o.type)} | `{_cell(o.default)}` | {_cell(o.doc)} |" for o in opts]
+    rows += [f"| `{o.key}` | {_cell(o.type)} | `{_cell(o.default).replace('&lt;', '<')}` | {_cell(o.doc)} |" for o in opts]
     return rows
 
 
