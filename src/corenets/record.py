@@ -255,7 +255,36 @@ class Metrics:
             v = v.get("mean", 0.0) if isinstance(v, dict) and isinstance(v.get("std", 0.0), (int, float)) else v
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise RunFolderError(f"{where} is damaged: test.{k} is {_short(d['test'][k])}, not a number; {fix}")
+        bad = _metrics_problem(values)
+        if bad:
+            raise RunFolderError(f"{where} is damaged: {bad}; {fix}")
         return cls(**values, extra={k: v for k, v in d.items() if k not in known})
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _metrics_problem(v: dict[str, Any]) -> str:
+    """What the report, compare and the summary line read inside metrics.json's nested values, or ''."""
+    for k in ("notes", "warnings", "folds"):
+        if not all(isinstance(x, str) for x in v.get(k, [])):
+            return f"{k} holds something other than text"
+    test = v["test"]
+    if not isinstance(test.get("baseline", {}), dict):
+        return f"test.baseline is {_short(test['baseline'])}, not an object"
+    for c, row in (test.get("per_class") or {}).items() if isinstance(test.get("per_class", {}), dict) else [(0, 0)]:
+        if not isinstance(row, dict) or not all(_number(row.get(k)) for k in ("precision", "recall", "f1", "support")):
+            return f"test.per_class[{_short(c, 30)}] is {_short(row)}, not precision, recall, f1 and support"
+    refit = v.get("refit")
+    if refit is not None and not (_number(refit.get("epochs")) and _number(refit.get("rows", 0))):
+        return f"refit is {_short(refit)}, not its epochs and rows"
+    c = v.get("classical")
+    if c is not None and not (isinstance(c.get("name"), str) and isinstance(c.get("key"), str)
+                              and isinstance(c.get("metrics"), dict) and c.get("beaten") in (True, False, None)
+                              and _number(c.get("fit_seconds")) and "note" in c):
+        return f"classical is {_short(c)}, not a baseline's name, key, metrics, verdict and time"
+    return ""
 
 
 def metrics_path(run_dir: str | Path) -> Path:

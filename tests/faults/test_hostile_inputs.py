@@ -406,3 +406,25 @@ def test_compare_on_a_damaged_history_csv_is_one_line(tmp_path, capsys, good_run
     err = one_line_error(capsys, cli.main(["compare", str(run), str(good), "--out", str(tmp_path / "cmp")]))
     assert "history.csv" in err and ("line 3 is damaged" in err or "cannot be read" in err)
     assert not (tmp_path / "cmp").exists()
+
+
+def test_a_whole_number_target_beyond_int64_is_a_class_name_not_a_key_error(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    y = np.where(rng.integers(0, 2, 120) == 1, 3.9269480536658275e149, 0.0)
+    pd.DataFrame({"a": rng.normal(size=120), "y": y}).to_csv(tmp_path / "t.csv", index=False)
+    assert run_csv(tmp_path, tmp_path / "t.csv", "data.task=binary") == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("refit", {"": 0}, "refit is {'': 0}, not its epochs and rows"),
+    ("classical", {"name": "x"}, "classical is {'name': 'x'}"),
+    ("warnings", [1], "warnings holds something other than text"),
+])
+def test_metrics_json_nested_values_the_report_reads_are_checked(tmp_path, capsys, good_run, field, value, message):
+    good, _ = good_run
+    run = tmp_path / "run"
+    shutil.copytree(good, run)
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**m, "best_epoch": 1, field: value}))
+    err = one_line_error(capsys, cli.main(["compare", str(run), str(good), "--out", str(tmp_path / "cmp")]))
+    assert message in err

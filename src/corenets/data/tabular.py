@@ -218,8 +218,8 @@ def _encode_target(y_raw: np.ndarray, task: str) -> tuple[np.ndarray, list[str] 
         except ValueError:
             raise DataError("data.task=regression needs a numeric target column") from None
     values = np.unique(y_raw.astype(str)) if y_raw.dtype.kind in "OUS" else np.unique(y_raw)
-    if y_raw.dtype.kind not in "OUS" and np.all(np.mod(values, 1) == 0):
-        values = values.astype(np.int64)
+    if y_raw.dtype.kind not in "OUS" and np.all(np.mod(values, 1) == 0) and np.all(np.abs(values) < 2**53):
+        values = values.astype(np.int64)  # whole numbers as int64 only where float64 holds them exactly
     classes = [str(v) for v in values]
     keys = y_raw.astype(str) if y_raw.dtype.kind in "OUS" else np.asarray(y_raw)
     lookup = {v: i for i, v in enumerate(values.tolist())}
