@@ -194,3 +194,16 @@ def test_without_captum_inspect_says_how_to_install_it(tmp_path, monkeypatch, ca
     (run / "plots").mkdir(exist_ok=True)
     draw_learned(run, None)  # a finished run still gets its report, which says why the section is missing
     assert "Captum is not installed" in (run / "plots" / "learned_failed.txt").read_text()
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_the_projection_keeps_separate_classes_apart(method):
+    from corenets.inspect.embedding import project
+
+    rng = np.random.default_rng(0)
+    feats = np.concatenate([rng.normal(0, 1, (40, 16)), rng.normal(8, 1, (40, 16))])
+    xy = project(feats, method)
+    assert xy.shape == (80, 2)
+    a, b = xy[:40].mean(0), xy[40:].mean(0)
+    spread = max(xy[:40].std(0).max(), xy[40:].std(0).max())
+    assert np.linalg.norm(a - b) > 3 * spread
