@@ -89,6 +89,10 @@ bn = cn.run_recipe("fashion-mnist-cnn-bn", *fashion_settings, quiet=True, **sett
 print(summary_line(bn))
 
 # %% [markdown]
+# Each summary also names a *classical* baseline, a logistic regression on the pixels. On the fast subset (2,000
+# images, 2 epochs) the CNNs lose to it, and the report says so; with the full data and epochs they beat it
+# (0.916 and 0.934; a logistic regression on all the pixels reaches about 0.84, the usual figure for Fashion-MNIST).
+#
 # The CNNs differ in more than batch norm (`cnn_bn` has two convolutions per block, dropout, and a larger
 # learning rate with a one-cycle schedule, which batch norm makes stable). In the full recipes `cnn_bn` ends
 # about two points ahead on Fashion-MNIST. The validation curves, epoch by epoch:
@@ -130,6 +134,10 @@ cifar_plain = cn.run_recipe("cifar10-cnn", *cifar_settings, quiet=True, **cifar_
 cifar_bn = cn.run_recipe("cifar10-cnn-bn", *cifar_settings, quiet=True, **cifar_fast)
 for r in (cifar_plain, cifar_bn):
     print(summary_line(r))
+
+# %% [markdown]
+# In fast mode one epoch on 600 images shows the pipeline, not a score: `cnn_bn`'s one-cycle schedule spends such a
+# short run warming its learning rate up, so it may still sit at the baseline.
 
 # %% [markdown]
 # ## The headline numbers
