@@ -96,9 +96,12 @@ def _model_name(run: Path) -> str:
     cfg = run / "config.yaml"
     if not cfg.is_file():
         return "?"
-    import yaml
+    from .config import load_yaml
+    from .errors import CorenetsError
 
-    raw = yaml.safe_load(cfg.read_text()) or {}
-    model = raw.get("model", {})
-    extras = {k: v for k, v in model.items() if k != "name"}
-    return f"{model.get('name', '?')}" + (f" {extras}" if extras else "")
+    try:  # the checked reader: anchors refused, types and ranges checked (a bare yaml.safe_load could amplify)
+        model = load_yaml(cfg).model
+    except CorenetsError:
+        return "? (config.yaml is invalid)"  # only the model column is lost: the metrics come from metrics.json
+    extras = str(dict(model.options)) if model.options else ""
+    return model.name + (f" {extras[:80]}" if extras else "")

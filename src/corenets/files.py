@@ -112,8 +112,9 @@ def read_history(path: Path) -> list[dict[str, float]]:
             for n, row in enumerate(csv.DictReader(f), start=2):
                 try:
                     rows.append({str(k): float(v) for k, v in row.items() if v not in ("", None) and k is not None})
-                except (TypeError, ValueError):
-                    raise RunFolderError(f"{path} line {n} is damaged (not numbers: {str(list(row.values()))[:80]}); "
+                    rows[-1]["epoch"]  # every row says its epoch: the curves are drawn against it
+                except (TypeError, ValueError, KeyError):
+                    raise RunFolderError(f"{path} line {n} is damaged (it needs an epoch and numbers: {str(list(row.values()))[:80]}); "
                                          f"restore it, or delete it to go on without its curves") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise RunFolderError(f"{path} cannot be read ({str(e)[:100]}); restore it, or delete it to go on without "
