@@ -167,3 +167,19 @@ def test_a_tutorial_renders_as_a_page_of_text_and_code(tmp_path):
     ran.cells[2].source = "print(2)"  # stale outputs (the code changed since the run) are not shown
     nbformat.write(ran, str(tmp_path / "01_x.ipynb"))
     assert gen.tutorial_markdown(nb, tmp_path / "01_x.ipynb")[1] == {}
+
+
+def test_the_readme_is_short_defines_the_seed_models_and_links_only_to_files_that_exist():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150
+    for internal in ("flock", ".ci/", "../shared", "/tmp/", "/work/"):
+        assert internal not in readme, internal
+    first = readme.lower().index("seed")
+    assert readme[first - 4:first + 11].lower() == "the seed models"  # defined where first named
+    assert "Keras and PyTorch teaching notebooks" in readme
+    links = [t for t in re.findall(r"\]\(([^)#\s]+)", readme) if "://" not in t]
+    assert links and all((root / t).exists() for t in links), [t for t in links if not (root / t).exists()]
