@@ -58,7 +58,7 @@ def test_quickstart_run_folder_holds_everything(quick_run):
     pngs = list((quick_run / "plots").glob("*.png"))
     assert html.count("data:image/png;base64,") == len(pngs) >= 3  # every plot embedded: opens offline
     assert "src=\"http" not in html and "plots/" not in html
-    assert "Total params" in (quick_run / "summary.txt").read_text()
+    assert "parameters: " in (quick_run / "summary.txt").read_text()
 
 
 def test_config_yaml_repeats_the_run_exactly(quick_run, tmp_path, capsys):
