@@ -149,7 +149,7 @@ def test_compare_shows_each_runs_classical_baseline(tmp_path):
         return run
 
     c = {"name": "logistic regression on the pixels", "key": "accuracy", "metrics": {"accuracy": 0.95},
-         "beaten": False}
+         "beaten": False, "fit_seconds": 0.2, "note": None}  # every field a run writes: record.py checks them
     text = compare_runs([finished("a", c), finished("b", None)], tmp_path)
     assert text.splitlines()[0].endswith("| classical baseline |")
     assert "| accuracy 0.9500, logistic regression on the pixels (NOT beaten) |" in text
