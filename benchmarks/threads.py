@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORENETS = [sys.executable, "-m", "corenets"]
 WORKLOADS = {  # name -> the command's arguments after `corenets run`
-    "quickstart": ["quickstart"],
-    "fashion-mnist-cnn (2 epochs)": ["fashion-mnist-cnn", "--epochs", "2"],
+    "quickstart": ["quickstart", "--set", "report.inspect=false"],
+    "fashion-mnist-cnn (1 epoch)": ["fashion-mnist-cnn", "--epochs", "1", "--set", "report.inspect=false"],
     "breast-cancer-lstm (fold 1 of 5, 15 of 150 epochs)": ["breast-cancer-lstm", "--cv", "5", "--set", "fold=1",
-                                                            "--epochs", "15"],
+                                                            "--epochs", "15", "--set", "report.inspect=false"],
 }
 
 
@@ -57,6 +57,7 @@ def main(argv=None) -> None:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--cap", type=float, default=200.0)
     p.add_argument("--only", help="one workload name prefix")
+    p.add_argument("--loads", default="alone,busy", help="which rows: alone, busy or both")
     args = p.parse_args(argv)
     print(f"CPU: {cpu_model()}, {len(__import__('os').sched_getaffinity(0))} cores usable")
     print("| workload | load | --threads 1 | --threads 2 (old default) | default (auto) | auto chose | loadavg |")
@@ -64,7 +65,7 @@ def main(argv=None) -> None:
     for name, wargs in WORKLOADS.items():
         if args.only and not name.startswith(args.only):
             continue
-        for load in ("alone", "busy"):
+        for load in args.loads.split(","):
             loadavg = __import__("os").getloadavg()[0]  # other processes on the machine, before this row
             spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy" else None
             try:
