@@ -40,7 +40,6 @@ class SplitSpec:
                    folds=cfg.cv, fold=max(cfg.fold - 1, 0))
 
 
-
 @dataclass
 class Inputs:
     """Model inputs made from raw inputs, with what turning the outputs back into the user's units needs."""
