@@ -8,7 +8,7 @@ Two figures, each a separate process per run, alternating A B A B so machine noi
 
 `--other` is a `src` folder of the previous release (e.g. a `git worktree` of it); both trees run with this venv's
 Python and packages, each put first on PYTHONPATH. Prints one JSON line per run and a summary with medians and the
-ratio this/other.
+ratios this/other and this-lean/other ("lean": report.classical_baseline and report.inspect off).
 """
 
 from __future__ import annotations
@@ -49,18 +49,23 @@ def main() -> None:
     p.add_argument("--cnn-epochs", type=int, default=2)
     a = p.parse_args()
     trees = {"this": HERE.parent / "src", "other": Path(a.other).resolve()}
-    got: dict[str, dict[str, list[float]]] = {t: {"quickstart_s": [], "cnn_s_per_epoch": []} for t in trees}
+    # this tree again with what later issues added to every run switched off (the classical baseline, the report's
+    # "What it learned" figures): the contract's own cost, apart from the features that came after it
+    lean = ["--set", "report.classical_baseline=false", "report.inspect=false"]
+    variants = {"this": (trees["this"], []), "this-lean": (trees["this"], lean), "other": (trees["other"], [])}
+    got: dict[str, dict[str, list[float]]] = {t: {"quickstart_s": [], "cnn_s_per_epoch": []} for t in variants}
     for i in range(a.runs):
-        for tree, src in trees.items():
-            wall, _ = run_once(src, ["quickstart"])
-            _, cnn = run_once(src, ["fashion-mnist-cnn", "--epochs", str(a.cnn_epochs)])
+        for tree, (src, extra) in variants.items():
+            wall, _ = run_once(src, ["quickstart", *extra])
+            _, cnn = run_once(src, ["fashion-mnist-cnn", "--epochs", str(a.cnn_epochs), *extra])
             row = {"run": i, "tree": tree, "quickstart_s": round(wall, 3), "cnn_s_per_epoch": round(epoch_seconds(cnn), 3)}
             got[tree]["quickstart_s"].append(row["quickstart_s"])
             got[tree]["cnn_s_per_epoch"].append(row["cnn_s_per_epoch"])
             print(json.dumps(row), flush=True)
-    summary = {k: {t: statistics.median(got[t][k]) for t in trees} for k in ("quickstart_s", "cnn_s_per_epoch")}
+    summary = {k: {t: statistics.median(got[t][k]) for t in variants} for k in ("quickstart_s", "cnn_s_per_epoch")}
     for k, v in summary.items():
         v["ratio_this_over_other"] = round(v["this"] / v["other"], 3)
+        v["ratio_lean_over_other"] = round(v["this-lean"] / v["other"], 3)
     print(json.dumps({"summary": summary}))
 
 
