@@ -20,15 +20,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
-from tiny_runs import image_run, table_run, text_run  # noqa: E402
+from tiny_runs import image_run, png, table_run, text_run  # noqa: E402
 
 from corenets.serve import create_app  # noqa: E402
-
-
-def png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array.astype(np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -81,3 +81,14 @@ def series_run(root: Path, window: int = 10) -> Path:
     pre = SeriesPreprocessing(window=window, horizon=1, target="price", mean=50.0, std=5.0, target_mean=50.0,
                               target_std=5.0, column="Close", date_column="Date", missing="error")
     return make_run(root, "series-lstm", "lstm", (window, 1), "regression", None, pre, {"hidden_size": 8})
+
+
+def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    """An image file's bytes (PNG unless `fmt` says otherwise) from an (H, W) or (H, W, 3) array of 0-255 values."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8)).save(buf, fmt)
+    return buf.getvalue()

@@ -16,17 +16,10 @@ import warnings  # noqa: E402
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette 1.x warns that it prefers httpx2 to httpx; both work
     from fastapi.testclient import TestClient  # noqa: E402
-from PIL import Image  # noqa: E402
-from tiny_runs import image_run, series_run, table_run, text_run  # noqa: E402
+from tiny_runs import image_run, png, series_run, table_run, text_run  # noqa: E402
 
 from corenets.runs import load_run  # noqa: E402
 from corenets.serve import create_app  # noqa: E402
-
-
-def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array.astype(np.uint8)).save(buf, fmt)
-    return buf.getvalue()
 
 
 def images(n: int, size=(28, 28), seed: int = 0) -> list[bytes]:

@@ -23,17 +23,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
-from tiny_runs import image_run, series_run, table_run, text_run  # noqa: E402
+from tiny_runs import image_run, png, series_run, table_run, text_run  # noqa: E402
 
 from corenets.cli import main  # noqa: E402
 from corenets.serve import create_app  # noqa: E402
 from corenets.serve.model import Budget  # noqa: E402
-
-
-def png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array.astype(np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def post_json(client: TestClient, body: str | bytes):
