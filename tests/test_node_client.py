@@ -144,6 +144,45 @@ def test_flip_tta_run_exports_what_predict_answers(tmp_path):
     assert np.abs(np.asarray([t["answer"] for t in theirs["predictions"]]) - want).max() <= 1e-5
 
 
+# (width, height) of raw images for a 28x28 model: shrunk in both axes, enlarged in both, mixed, one axis only
+RESIZED = [(37, 53), (100, 61), (300, 200), (13, 9), (27, 16), (20, 40), (57, 29), (28, 40), (40, 28)]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_client_resizes_to_corenets_pixels_exactly(tmp_path, channels):
+    """Issue 23's last defect: an image that had to shrink in both width and height came out of the client one
+    pixel level off corenets, because Pillow's two-axis resize sometimes takes the height pass first. corenets now
+    resizes as the document says (width pass, then height pass); the client's model inputs equal corenets' for
+    images that shrink, grow or both, gray and colour, given as pixels or as PNG files."""
+    from tiny_runs import image_run
+
+    from corenets.runs import load_run
+
+    run = image_run(tmp_path, shape=(channels, 28, 28), name=f"img{channels}")
+    model, doc_path, doc = export(run)
+    assert {"width": 28, "height": 28, "passes": ["width", "height"]}.items() <= doc["steps"][1].items()
+    rng = np.random.default_rng(channels)
+    images = [rng.integers(0, 256, (h, w, channels), dtype=np.uint8) for w, h in RESIZED]
+    files = []
+    for i, img in enumerate(images[:3]):  # the same pixels through the client's PNG decoder
+        files.append(tmp_path / f"big{i}.png")
+        Image.fromarray(img[..., 0] if channels == 1 else img).save(files[-1])
+    theirs = node(doc_path, model, [i.tolist() for i in images] + [str(f) for f in files])
+    assert theirs["self_test"] == {"cases": 8, "failures": []}
+    pre = load_run(run).preprocessing
+    (norm,) = [s for s in doc["steps"] if s["op"] == "normalize"]
+    mean, std = np.asarray(norm["mean"]).reshape(-1, 1, 1), np.asarray(norm["std"]).reshape(-1, 1, 1)
+
+    def pixels(x):  # model units back to 8-bit levels: one level is 1 / (255 * 0.25) = 0.016 here
+        return np.rint((x * std + mean) * norm["divisor"]).astype(int)
+
+    for img, t in zip(images + images[:3], theirs["predictions"]):
+        ours = pre.prepare([img]).x[0].double().numpy()
+        got = np.asarray(t["model_input"], dtype=np.float64).reshape(ours.shape)
+        assert np.abs(got - ours).max() <= doc["test_vectors"]["tolerance"], img.shape
+        assert np.array_equal(pixels(got), pixels(ours)), img.shape
+
+
 # ---------------------------------------------------------------- text
 
 

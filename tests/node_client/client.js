@@ -6,7 +6,7 @@
 //   node client.js model.preprocessing.json model.onnx [inputs.json]
 //
 // inputs.json is a JSON array of raw inputs (image file paths or pixel arrays, sentences, row objects, price
-// lists). Prints JSON: {"self_test": {"cases", "failures"}, "predictions": [{"output", "answer"}, ...]}.
+// lists). Prints JSON: {"self_test": {"cases", "failures"}, "predictions": [{"model_input", "output", "answer"}, ...]}.
 // Exits 1 when a test vector disagrees (and then predicts nothing), 2 on a document it cannot follow.
 'use strict';
 
@@ -52,7 +52,7 @@ function reshape(t, shape) {
   return { shape: shape.map((n) => (n === -1 ? t.data.length / known : n)), data: t.data };
 }
 
-// ------------------------------------------------------------------ images: PNG decoding, Pillow's bilinear resize
+// ------------------------------------------------------------------ images: PNG decoding, the bilinear resize
 
 function decodePng(buf) {
   if (buf.readUInt32BE(0) !== 0x89504e47) throw new DocumentError('this client reads PNG files only');
@@ -110,42 +110,43 @@ function decodeImage(step, raw) {
   return { shape: [img.height, img.width, 1], data: gray };
 }
 
-const PRECISION = 22; // Pillow's fixed-point bits for 8-bit resampling
-
-function coefficients(inSize, outSize) {
-  const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = filterscale; // bilinear support 1
+// One pass of the document's resize on one axis (the schema's `resize`, to the last bit): n samples -> m.
+function coefficients(n, m, bits) {
+  const scale = n / m, f = Math.max(scale, 1), inv = 1 / f; // the triangle widens by the scale when shrinking
   const out = [];
-  for (let o = 0; o < outSize; o++) {
+  for (let o = 0; o < m; o++) {
     const center = (o + 0.5) * scale;
-    const lo = Math.max(Math.trunc(center - support + 0.5), 0), hi = Math.min(Math.trunc(center + support + 0.5), inSize);
+    const lo = Math.max(Math.trunc(center - f + 0.5), 0), hi = Math.min(Math.trunc(center + f + 0.5), n);
     let ws = [];
-    const ss = 1 / filterscale; // multiplied, not divided: Pillow's coefficients to the last bit
-    for (let x = lo; x < hi; x++) ws.push(Math.max(0, 1 - Math.abs((x - center + 0.5) * ss)));
+    for (let i = lo; i < hi; i++) ws.push(Math.max(0, 1 - Math.abs((i - center + 0.5) * inv)));
     const total = ws.reduce((a, b) => a + b, 0);
-    ws = ws.map((w) => (total ? w / total : 0)).map((w) => (w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION)) : Math.trunc(0.5 + w * (1 << PRECISION))));
+    ws = ws.map((w) => Math.trunc((total ? w / total : 0) * 2 ** bits + 0.5));
     out.push({ lo, ws });
   }
   return out;
 }
 
-function resamplePass(t, axis, size) {
-  const [h, w, c] = t.shape, inSize = axis === 0 ? h : w, coeffs = coefficients(inSize, size);
+function resamplePass(t, axis, size, bits) {
+  const [h, w, c] = t.shape, coeffs = coefficients(axis === 0 ? h : w, size, bits);
   const shape = axis === 0 ? [size, w, c] : [h, size, c], out = new Array(shape[0] * shape[1] * c);
   for (let y = 0; y < shape[0]; y++) for (let x = 0; x < shape[1]; x++) for (let ch = 0; ch < c; ch++) {
     const { lo, ws } = coeffs[axis === 0 ? y : x];
-    let ss = 1 << (PRECISION - 1);
+    let sum = 2 ** (bits - 1);
     for (let k = 0; k < ws.length; k++) {
       const src = axis === 0 ? ((lo + k) * w + x) * c + ch : (y * w + lo + k) * c + ch;
-      ss += t.data[src] * ws[k];
+      sum += t.data[src] * ws[k];
     }
-    out[(y * shape[1] + x) * c + ch] = Math.min(255, Math.max(0, Math.floor(ss / (1 << PRECISION))));
+    out[(y * shape[1] + x) * c + ch] = Math.min(255, Math.max(0, Math.floor(sum / 2 ** bits)));
   }
   return { shape, data: out };
 }
 
 function resize(step, t) {
-  if (t.shape[1] !== step.width) t = resamplePass(t, 1, step.width); // horizontal first, as Pillow
-  if (t.shape[0] !== step.height) t = resamplePass(t, 0, step.height);
+  if (step.filter !== 'bilinear') throw new DocumentError(`resize filter '${step.filter}' is not known to this client`);
+  for (const pass of step.passes) { // one axis at a time, in the document's order; each pass's output is 8-bit
+    const axis = { height: 0, width: 1 }[pass];
+    if (t.shape[axis] !== step[pass]) t = resamplePass(t, axis, step[pass], step.fraction_bits);
+  }
   return t;
 }
 
@@ -343,7 +344,7 @@ async function main(argv) {
   }
   if (inputsPath) {
     const raws = JSON.parse(fs.readFileSync(inputsPath, 'utf8'));
-    report.predictions = (await predict(doc, session, raws)).map(({ output, answer }) => ({ output, answer }));
+    report.predictions = await predict(doc, session, raws);
   }
   process.stdout.write(JSON.stringify(report) + '\n');
   return 0;

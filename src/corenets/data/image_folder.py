@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import DataError
 from . import DATASETS
 from .bundle import DataBundle, SplitSpec
-from .images import IMAGE_EXTENSIONS, is_grayscale, load_image, to_pixels
+from .images import IMAGE_EXTENSIONS, RESIZE, is_grayscale, load_image, to_pixels
 from .vision import image_bundle
 
 
@@ -49,7 +49,7 @@ def _decode_all(files: list[Path], size: tuple[int, int], mode: str, strict: boo
 
 
 def _cache_key(files: list[Path], size: tuple[int, int], mode: str) -> str:
-    h = hashlib.sha256(f"{size}{mode}".encode())
+    h = hashlib.sha256(f"{size}{mode}{RESIZE}".encode())  # pixels decoded by another resize are not reused
     for f in files:
         st = f.stat()
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())

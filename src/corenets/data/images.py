@@ -14,6 +14,9 @@ import numpy as np
 from ..errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# How to_pixels resizes; a change here changes decoded pixels, so the image_folder cache keys on it
+RESIZE = "bilinear, width pass then height pass, 8-bit between"
+RESIZE_FRACTION_BITS = 22  # Pillow's fixed-point weights for 8-bit resampling (PRECISION_BITS in Resample.c)
 
 
 def load_image(source: Any):
@@ -72,7 +75,12 @@ def to_pixels(img, size: tuple[int, int], mode: str) -> np.ndarray:
         img = Image.alpha_composite(white, rgba)
     img = img.convert(mode)
     h, w = size
-    if img.size != (w, h):
+    # One axis at a time, width first, each pass Pillow's bilinear filter rounded to 8 bits: the export
+    # document's `resize`, which a client reproduces exactly. Pillow's own two-axis resize does not always take
+    # the width pass first (Pillow 13 sometimes resizes the height first), so a client could not follow it.
+    if img.width != w:
+        img = img.resize((w, img.height), Image.Resampling.BILINEAR)
+    if img.height != h:
         img = img.resize((w, h), Image.Resampling.BILINEAR)
     a = np.asarray(img, dtype=np.uint8)
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)

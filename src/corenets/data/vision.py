@@ -16,6 +16,7 @@ from ..errors import DataError, InputError
 from . import DATASETS
 from .bundle import CliInputs, DataBundle, Inputs, Limits, Preprocessing, Split, SplitSpec, split_indices
 from .download import Remote, cache_dir, fetch
+from .images import RESIZE_FRACTION_BITS
 
 
 class ImagePreprocessing(Preprocessing):
@@ -131,10 +132,13 @@ class ImagePreprocessing(Preprocessing):
                      "text": "decode to 8-bit pixels 0-255; composite any transparency onto white; convert to the "
                              "mode: L is one channel, L = (19595 R + 38470 G + 7471 B + 32768) >> 16 (ITU-R 601-2 "
                              "luma, as Pillow), RGB three channels R, G, B"},
-                    {"op": "resize", "width": w, "height": h, "filter": "bilinear",
-                     "text": f"when the image is not {w}x{h} (width x height): Pillow's Image.resize(BILINEAR), a "
-                             "separable triangle filter whose support widens by the scale factor when shrinking, "
-                             "each pass rounded to 8 bits; an image of that size already is left as it is"},
+                    {"op": "resize", "width": w, "height": h, "filter": "bilinear", "passes": ["width", "height"],
+                     "fraction_bits": RESIZE_FRACTION_BITS,
+                     "text": f"to {w}x{h} (width x height), one axis at a time: each row to width {w} where the "
+                             f"width differs, then each column to height {h} where the height differs, each pass "
+                             "Pillow's bilinear filter on one axis (a triangle whose support widens by the scale "
+                             "when shrinking), fixed-point weights, rounded and clipped to 8 bits; the schema gives "
+                             "the pass to the last bit"},
                     {"op": "normalize", "divisor": 255.0, "mean": [float(m) for m in self.state["mean"]],
                      "std": [float(s) for s in self.state["std"]], "axis": -1,
                      "text": "p is an 8-bit pixel 0-255 in channel c (the last axis): x = (p / divisor - mean[c]) / "
@@ -143,12 +147,20 @@ class ImagePreprocessing(Preprocessing):
                      "text": "(height, width, channels) -> (channels, height, width)"}]}
 
     def examples(self, x: torch.Tensor) -> list[Any]:
-        """Model inputs (N, C, H, W) back to 8-bit pixels [H][W][C]."""
-        c = self.shape[0]
+        """Model inputs (N, C, H, W) back to 8-bit pixels [H][W][C]; the last three at other sizes (larger in both
+        axes, smaller in both, and larger down but narrower), so that a client's self-test checks its resize."""
+        c, h, w = self.shape
         mean = np.asarray(self.state["mean"]).reshape(1, c, 1, 1)
         std = np.asarray(self.state["std"]).reshape(1, c, 1, 1)
         pixels = np.clip(np.rint((x[:8].double().numpy() * std + mean) * 255), 0, 255).astype(np.uint8)
-        return pixels.transpose(0, 2, 3, 1).tolist()
+        pixels = pixels.transpose(0, 2, 3, 1)  # (N, H, W, C)
+        raws = [p.tolist() for p in pixels]
+        sizes = [(h + h // 2 + 3, w + w // 3 + 2), (max(1, h * 2 // 3), max(1, w * 3 // 5)),
+                 (2 * h + 1, max(1, w // 2))]  # (height, width)
+        for i, (hh, ww) in zip(range(max(0, len(raws) - 3), len(raws)), sizes):
+            rows, cols = np.arange(hh) * h // hh, np.arange(ww) * w // ww  # nearest neighbour: the same picture
+            raws[i] = pixels[i][rows][:, cols].tolist()
+        return raws
 
     def draw(self, ax: Any, x: np.ndarray) -> None:
         """One normalised (C, H, W) input as the picture it was, before normalisation."""
