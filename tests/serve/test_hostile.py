@@ -26,6 +26,7 @@ from PIL import Image  # noqa: E402
 from tiny_runs import image_run, png, series_run, table_run, text_run  # noqa: E402
 
 from corenets.cli import main  # noqa: E402
+from corenets.data import http_body  # noqa: E402
 from corenets.serve import create_app  # noqa: E402
 from corenets.serve.model import Budget  # noqa: E402
 
@@ -89,7 +90,18 @@ def test_600000_one_character_texts_are_refused_before_tokenizing(clients, monke
     body = json.dumps({"texts": ["a"] * 600_000})
     assert len(body) < 4 * 2**20
     monkeypatch.setattr(TextPreprocessing, "transform", never("tokenizing"))
-    refused(post_json(clients["text"], body), 413, "600,000 texts", "limit of 1,000", "--max-texts")
+    monkeypatch.setattr(http_body, "from_json", never("parsing"))  # refused from a count of its quotes (~2 ms)
+    refused(post_json(clients["text"], body), 413, "600,001 strings or more", "limit of 1,000", "--max-texts")
+
+
+def test_the_quote_count_never_refuses_a_text_body_the_limits_allow(runs, monkeypatch):
+    """Escaped quotes and backslashes inside the texts do not count as strings: a body at the limit is answered."""
+    client = TestClient(create_app(runs["text"], max_texts=3))
+    at_limit = {"text": 'say "hi"', "texts": ['"a" \\"b\\"', '\\' * 20 + '"' * 9, 'x"' * 30]}
+    assert client.post("/predict", json=at_limit).status_code == 200
+    refused(client.post("/predict", json={"texts": ["a"] * 4}), 413, "4 texts", "limit of 3", "--max-texts")
+    monkeypatch.setattr(http_body, "from_json", never("parsing"))
+    refused(client.post("/predict", json={"texts": ['a "b"'] * 7}), 413, "8 strings or more", "limit of 3")  # 7 texts and a key
 
 
 def test_characters_per_text_rows_and_prices_have_limits_with_flags(runs):
@@ -168,6 +180,38 @@ def test_table_keys_the_model_does_not_read_never_become_columns(clients, monkey
     rows = [{"age": 30, "income": 2.0, "city": "oslo", **{f"junk{i}_{j}": 1 for j in range(50)}} for i in range(20)]
     assert clients["table"].post("/predict", json={"rows": rows}).status_code == 200
     assert {k for r in seen[0] for k in r} == {"age", "income", "city"}  # not 20 x 50 junk columns
+
+
+@pytest.mark.parametrize("route", ["/predict", "/explain"])
+def test_a_file_that_is_not_utf8_text_is_refused_by_a_text_server(clients, runs, route):
+    """Before: a PNG or a Latin-1 file was read as text with replacement characters, and answered 200."""
+    client = clients["text"]
+    image = png(np.zeros((8, 8)))
+    refused(client.post(route, files={"file": ("cat.png", image, "image/png")}), 415, "cat.png is not UTF-8 text",
+            "byte 0x00 at offset 8", "UTF-8")
+    refused(client.post(route, files={"file": ("t.txt", "café crème\n".encode("latin-1"), "text/plain")}), 415,
+            "t.txt is not UTF-8 text (byte 0xe9 at offset 3)")
+    refused(client.post(route, files=[("file", ("a.txt", b"fine\n", "text/plain")), ("file", ("b.bin", b"x\x00", "x/y"))]),
+            415, "b.bin", "offset 1")
+    if route == "/predict":  # UTF-8 with a byte-order mark is text: the mark is not part of the first sentence
+        from corenets.runs import load_run
+
+        r = client.post(route, files={"file": ("t.txt", "\ufeffcafé crème\ndull\n".encode(), "text/plain")})
+        assert r.status_code == 200, r.text
+        got = [p["probabilities"] for p in r.json()["predictions"]]
+        assert np.allclose(got, load_run(runs["text"]).predict(["café crème", "dull"]).proba, atol=1e-6)
+
+
+def test_predict_and_explain_read_a_request_alike(clients):
+    """One reader for both routes: the same refusal, word for word, for a wrong content type, a binary text file and
+    a count over a limit."""
+    client = clients["text"]
+    for kwargs in ({"content": b"hi", "headers": {"content-type": "text/plain"}},
+                   {"files": {"file": ("x.png", png(np.zeros((4, 4))), "image/png")}},
+                   {"json": {"texts": ["a"] * 1001}}):
+        a, b = client.post("/predict", **kwargs), client.post("/explain", **kwargs)
+        assert (a.status_code, a.json()) == (b.status_code, b.json())
+        assert a.status_code in (413, 415)
 
 
 def test_json_to_an_image_server_is_refused_before_it_is_parsed(clients):

@@ -143,12 +143,25 @@ def text_body(limits: Any) -> type[BaseModel]:
                        text=(text | None, None), texts=(bounded_list(text, limits, "max_texts", "texts") | None, None))
     model.model_config["json_schema_extra"] = {"anyOf": [{"required": ["text"]}, {"required": ["texts"]}]}
     model.model_rebuild(force=True)
+    model.most_strings = (limits.max_texts + 3, "max_texts", limits.max_texts)  # + the keys and one "text" (serve)
     return model
 
 
 def text_lines(files: list[tuple[str, bytes]], limits: Any) -> list[str]:
-    """The non-blank lines of uploaded text files; more than limits.max_texts are refused (413) from the bytes, by a
-    regex scan in C that stops at the limit, before anything is decoded or split."""
+    """The non-blank lines of uploaded text files. A file that is not UTF-8 text (invalid UTF-8, or a NUL byte: an
+    image, a PDF) is refused with 415; more than limits.max_texts lines are refused (413) from the bytes, by a regex
+    scan in C that stops at the limit, before anything is split."""
+    texts = []
+    for name, data in files:
+        where = data.find(b"\x00")
+        try:
+            if where < 0:
+                texts.append(data.decode("utf-8-sig"))  # a byte-order mark is not part of the first line
+                continue
+        except UnicodeDecodeError as e:
+            where = e.start
+        raise InputError(f"{name} is not UTF-8 text (byte 0x{data[where]:02x} at offset {where:,}); send a text file "
+                         "saved as UTF-8, one sentence per line", 415)
     found = 0
     for _, data in files:
         for _ in re.finditer(rb"[^\s][^\n]*", data):
@@ -156,4 +169,4 @@ def text_lines(files: list[tuple[str, bytes]], limits: Any) -> list[str]:
             if found > limits.max_texts:
                 raise InputError(f"the text files have more than {limits.max_texts:,} lines, over this server's limit "
                                  "of texts per request (corenets serve --max-texts)", 413)
-    return [ln for _, data in files for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return [ln for text in texts for ln in text.splitlines() if ln.strip()]

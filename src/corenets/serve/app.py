@@ -13,7 +13,7 @@ import json
 import os
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -118,19 +118,10 @@ def create_app(run_dir: str | Path, max_upload_mb: float = 10, top_k: int = 5, *
               openapi_extra={"requestBody": schema.request_body(served.body, served.hint())})
     async def predict(request: Request):
         """Images or a CSV as multipart field `file` (repeat it for a batch); JSON for text, rows and prices."""
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "multipart/form-data":
-            uploads = await _uploads(request, served)
-            names = [n for n, _ in uploads]
-            if batcher is None:
-                return JSONResponse(await run_in_threadpool(_from_files, served, uploads))
-            pixels = await run_in_threadpool(served.files, uploads)  # decoded off the event loop, within the budget
-            return JSONResponse(await batcher.predict(pixels, names))
-        if ctype in ("application/json", ""):
-            # at most --max-upload-mb (BodyLimit), parsed and validated in a thread; a files-only kind refuses it unread
-            raw = await request.body() if served.body is not None else b""
-            return JSONResponse(await run_in_threadpool(_from_json, served, raw))
-        raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
+        if batcher is None:
+            return JSONResponse(await read_request(request, served, served.predict))
+        pixels, names = await read_request(request, served)  # decoded off the event loop, within the budget
+        return JSONResponse(await batcher.predict(pixels, names))
 
     for name in EXTENSIONS:
         import_module(name).routes(app, served)
@@ -145,11 +136,33 @@ async def _unexpected(request: Request, e: Exception) -> JSONResponse:  # pragma
     return JSONResponse({"error": f"internal error: {type(e).__name__}: {str(e)[:200]}"}, status_code=500)
 
 
-async def _uploads(request: Request, served: ServedModel) -> list[tuple[str, bytes]]:
-    """(file name, bytes) of each multipart field `file`, refusing a malformed or empty form: the body is read here
-    (at most --max-upload-mb, counted by BodyLimit) and parsed in a worker thread (serve/multipart.py)."""
-    raw = await request.body()
-    return await run_in_threadpool(read_files, raw, request.headers.get("content-type", ""), served.hint())
+def _pair(raw: Any, names: list[str] | None) -> tuple[Any, list[str] | None]:
+    return raw, names
+
+
+async def read_request(request: Request, served: ServedModel, then: Callable[[Any, list[str] | None], Any] = _pair):
+    """The one reading of a request's inputs, for POST /predict and every route that takes the same inputs.
+
+    Multipart files (field `file`) go to served.files, JSON to served.json, any other content type is a 415. The
+    body is read here (at most --max-upload-mb, counted by BodyLimit; a files-only kind refuses JSON unread), then
+    parsed, checked and decoded in one worker thread, which also runs `then(raw inputs, file names or None)` and
+    returns its result: one hop off the event loop per request, for the refusals and the answers alike.
+    """
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        body, header = await request.body(), request.headers.get("content-type", "")
+
+        def work() -> Any:
+            uploads = read_files(body, header, served.hint())  # serve/multipart.py
+            return then(served.files(uploads), [n for n, _ in uploads])
+    elif ctype in ("application/json", ""):
+        body = await request.body() if served.body is not None else b""
+
+        def work() -> Any:
+            return then(served.json(body), None)
+    else:
+        raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
+    return await run_in_threadpool(work)
 
 
 def serving_app(run_dir: str | Path, threads: int = 1, max_upload_mb: float = 10, **limits: Any):
@@ -174,11 +187,3 @@ def app_from_environment():
     except (KeyError, json.JSONDecodeError) as e:
         raise RuntimeError(f"{ENV} must hold the serve settings as JSON (set by `corenets serve --workers N`): {e}") from None
     return serving_app(**settings)
-
-
-def _from_files(served: ServedModel, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
-    return served.predict(served.files(uploads), [n for n, _ in uploads])
-
-
-def _from_json(served: ServedModel, raw: bytes) -> dict[str, Any]:
-    return served.predict(served.json(raw))

@@ -1,8 +1,8 @@
 """POST /explain: the same inputs as /predict, answered with each input's attribution (corenets.inspect).
 
-Registered through app.EXTENSIONS. The request is read by the same code as /predict (the app's multipart
-reader and body limit, ServedModel.files / ServedModel.json with the run's limits), so the limits and the error
-answers are the same. Images also get an overlay PNG (base64). Explanations run one at a time: Captum's layer
+Registered through app.EXTENSIONS. The request is read by /predict's own reader (app.read_request: the
+multipart reader, the body limit, ServedModel.files / ServedModel.json with the run's limits), so the limits and
+the error answers are the same. Images also get an overlay PNG (base64). Explanations run one at a time: Captum's layer
 methods hook the network, and two at once on one network would see each other's activations.
 """
 
@@ -12,7 +12,6 @@ import threading
 from typing import Any
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ..errors import CorenetsError
@@ -23,23 +22,13 @@ _LOCK = threading.Lock()
 
 def routes(app, served: ServedModel) -> None:
     """Add POST /explain to `app` (called by create_app)."""
-    from .app import _uploads
+    from .app import read_request
 
     @app.post("/explain")
     async def explain(request: Request):
         """Like /predict (image files as multipart `file`; JSON for text, rows and prices): per input its class
         and attribution; images: Grad-CAM (or integrated gradients) as a map and a PNG overlay in base64."""
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "multipart/form-data":
-            uploads = await _uploads(request, served)
-            raw = await run_in_threadpool(served.files, uploads)
-            names = [n for n, _ in uploads]
-        elif ctype in ("application/json", ""):
-            body = await request.body() if served.body is not None else b""  # as /predict: a files-only kind refuses unread
-            raw, names = await run_in_threadpool(served.json, body), None
-        else:
-            raise InputError(f"content type '{ctype}' is not accepted; {served.hint()}", 415)
-        return JSONResponse(await run_in_threadpool(answer, served, raw, names))
+        return JSONResponse(await read_request(request, served, lambda raw, names: answer(served, raw, names)))
 
 
 def answer(served: ServedModel, raw: Any, names: list[str] | None = None) -> dict[str, Any]:
