@@ -3,7 +3,9 @@
 On a CPU with AMX or AVX-512 this stands in for an AVX2-only machine (a laptop, an AMD server, an older
 Intel): every run of either side gets ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN, in torch and in TensorFlow),
 ATEN_CPU_CAPABILITY=avx2 (torch's own kernels), MKL_ENABLE_INSTRUCTIONS=AVX2 (MKL's GEMM under torch) and,
-for corenets, train.precision=fp32 and threads=2. `--native` drops the restrictions (the AMX figure).
+for corenets, train.precision=fp32. `--native` drops the restrictions (the AMX figure). corenets chooses its
+threads as `corenets run` does (threads: 0, train/threads.py: one when another process keeps a core busy, else
+whichever of 1 or 2 trains faster); every result records the count. `--set threads=2` forces two.
 Pairs run interleaved, corenets then the peer, each in a fresh process; the median of the pairs is reported.
 
     flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/avx2.py check
@@ -36,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 PEERS = HERE.parent.parent / "shared" / "peers"
 KERAS_PY = "/tmp/peers-venv/bin/python"
 AVX2_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
-FP32 = ["train.precision=fp32", "threads=2"]
+FP32 = ["train.precision=fp32"]
 WORKLOADS = {  # name: (recipe, kind, peer command after the script's path)
     "seed_cnn": ("fashion-mnist-cnn", "epoch", ["keras_seed_cnn.py", "--data", "fashion-mnist"]),
     "fm-lstm": ("fashion-mnist-lstm", "epoch", ["keras_rows_rnn.py", "--cell", "lstm"]),
@@ -54,7 +56,7 @@ def machine(native: bool) -> dict:
     flags = set((re.search(r"Flags:\s*(.+)", text) or re.search("()", "")).group(1).split())
     return {"cpu": model.group(1).strip() if model else "?", "cores": os.cpu_count(), "avx2": "avx2" in flags,
             "avx512": "avx512f" in flags, "amx": "amx_tile" in flags,
-            "env": {} if native else AVX2_ENV, "corenets_sets": ["threads=2"] if native else FP32,
+            "env": {} if native else AVX2_ENV, "corenets_sets": [] if native else FP32,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_before": round(os.getloadavg()[0], 2)}
 
 
@@ -89,9 +91,15 @@ def corenets_epochs(recipe: str, epochs: int, seed: int, sets: list[str]) -> dic
     b = DataBundle(train=full, val=b.test, test=b.test, task=b.task, input_shape=b.input_shape, classes=b.classes,
                    preprocessing=b.preprocessing)
     model = create_model(cfg.model.name, b.input_shape, b.num_outputs, **cfg.model.options)
+    if not cfg.threads:  # as `corenets run` chooses them
+        from corenets.experiment_torch import TorchEngine
+
+        engine = TorchEngine(cfg)
+        engine.model = model
+        engine._choose_threads(b)
     rows = fit(model, b, cfg.train, seed=seed).rows
     return {"s_per_epoch": sum(r["seconds"] for r in rows) / len(rows), "test_accuracy": rows[-1]["val_accuracy"],
-            "epochs": len(rows), "isa": torch.backends.cpu.get_cpu_capability()}
+            "epochs": len(rows), "isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
 def corenets_recipe(recipe: str, seed: int, sets: list[str]) -> dict:
@@ -106,7 +114,7 @@ def corenets_recipe(recipe: str, seed: int, sets: list[str]) -> dict:
     run = run_config(cfg, quiet=True)
     m = json.loads((run / "metrics.json").read_text())
     return {"train_seconds": m["train_seconds"], "test_accuracy": m["test"]["accuracy"], "epochs": m.get("epochs_run"),
-            "isa": torch.backends.cpu.get_cpu_capability()}
+            "isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
 def corenets_tta(recipe: str, seed: int, sets: list[str]) -> dict:
@@ -116,10 +124,14 @@ def corenets_tta(recipe: str, seed: int, sets: list[str]) -> dict:
     sys.path.insert(0, str(HERE))
     from time_to_accuracy import corenets_curve, first_reaching
 
+    from corenets.train.threads import free_cores, usable_cores
+
+    torch.set_num_threads(free_cores(usable_cores()))  # threads: 0's first test (a conv net gains from every free core)
     r = corenets_curve(recipe, seed, sets, [20, 30, 40, 50, 60, 75, 90, 120, 150, 200, 250])
     at60 = max((p["test_accuracy"] for p in r["points"] if p["seconds"] <= 60.5), default=None)
     return {"seconds_to_0.93": first_reaching(r["points"], 0.93), "seconds_to_0.94": first_reaching(r["points"], 0.94),
-            "accuracy_by_60s": at60, "final": r["final"], "points": r["points"], "isa": torch.backends.cpu.get_cpu_capability()}
+            "accuracy_by_60s": at60, "final": r["final"], "points": r["points"], "isa": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}
 
 
 def side_corenets(workload: str, seed: int, epochs: int, sets: list[str]) -> dict:
@@ -131,7 +143,7 @@ def side_corenets(workload: str, seed: int, epochs: int, sets: list[str]) -> dic
 
 def run_corenets(workload: str, seed: int, epochs: int, sets: list[str], native: bool) -> dict:
     cmd = [sys.executable, __file__, "side", workload, "--seed", str(seed), "--epochs", str(epochs),
-           "--set", *(["threads=2"] if native else FP32), *sets]
+           "--set", *([] if native else FP32), *sets]
     out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(native))
     if out.returncode:
         raise SystemExit(f"corenets side failed:\n{out.stderr[-3000:]}")
@@ -232,7 +244,7 @@ def check(a) -> dict:
     res = {"machine": machine(a.native), "corenets": {}, "keras": {}}
     for w in ("seed_cnn", "fm-lstm", "fm-gru"):
         cmd = [sys.executable, __file__, "side", w, "--epochs", "1", "--rows", "640", "--set",
-               *(["threads=2"] if a.native else FP32)]
+               *([] if a.native else FP32)]
         out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(a.native, verbose=True))
         res["corenets"][w] = {**kernels(out.stdout + out.stderr), "aten": json.loads(out.stdout.splitlines()[-1])["isa"]}
     env = child_env(a.native, verbose=True)
@@ -254,15 +266,15 @@ def profile_side(workload: str, steps: int, sets: list[str]) -> dict:
     from corenets.config import apply_overrides
     from corenets.data import Split
     from corenets.experiment import load_data
-    from corenets.models import create_model
+    from corenets.models import build_model
     from corenets.recipes import load_recipe
     from corenets.train.loop import fit
 
     cfg = apply_overrides(load_recipe(WORKLOADS[workload][0]), [*sets, "train.epochs=1"])
     torch.set_num_threads(cfg.threads or torch.get_num_threads())
     b = load_data(cfg)
-    bs, full = cfg.train.batch_size, b.train
-    model = create_model(cfg.model.name, b.input_shape, b.num_outputs, **cfg.model.options)
+    bs, full, c = cfg.train.batch_size, b.train, cfg.model
+    model = build_model(c.name, b.input_shape, b.num_outputs, c.options, c.members, b.task, facts=b.facts)
     b.train = Split(full.x[:bs * 8], full.y[:bs * 8])
     with FlopCounterMode(display=False) as fc:  # also the warm-up: oneDNN picks its kernels on the first steps
         fit(model, b, cfg.train, validate=False)
@@ -317,7 +329,7 @@ def main(argv=None):
         return
     if a.part == "profile":
         cmd = [sys.executable, __file__, "side", a.workload, "--profile", "--steps", str(a.steps), "--set",
-               *(["threads=2"] if a.native else FP32), *a.sets]
+               *([] if a.native else FP32), *a.sets]
         out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(a.native))
         if out.returncode:
             raise SystemExit(out.stderr[-3000:])
