@@ -61,3 +61,19 @@ def test_api_returns_the_curve(tmp_path):
 def test_bad_ramp_is_one_line(capsys):
     assert cli.main(["lr-find", "quickstart", "--start-lr", "1", "--end-lr", "0.1"]) == 2
     assert "start-lr" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("precision", ["auto", "bf16"])
+def test_a_recipe_with_mixed_precision_runs_the_range_test_in_it(tmp_path, precision):
+    """fashion-mnist-cnn says precision: auto; the range test used to pass "auto" to torch.autocast (a KeyError)."""
+    import corenets.train.loop as loop
+    import corenets.train.precision as prec
+
+    seen = []
+    real = prec.autocast
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop, "autocast", lambda device, p: seen.append(p) or real(device, p))
+        r = cn.lr_find("quickstart", *SMALL, f"train.precision={precision}", steps=30, out=tmp_path / "lr.png")
+    assert len(r.lrs) >= 10 and math.isfinite(r.suggestion)
+    resolved = prec.resolve_precision(precision, torch.device("cpu"))
+    assert seen and set(seen) == {resolved}  # the same precision `corenets run` trains in

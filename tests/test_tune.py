@@ -103,7 +103,7 @@ def _col(run_dir, name):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """One 8-trial study on digits, recording every run folder the test split was scored in."""
+    """One 10-trial study on digits (the pruner judges from the 5th), recording every run folder test was scored in."""
     import corenets.experiment as ex
 
     out = tmp_path_factory.mktemp("tune")
@@ -111,7 +111,7 @@ def study(tmp_path_factory):
     real = ex.evaluate_outputs
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ex, "evaluate_outputs", lambda o, b, run_dir: scored.append(Path(run_dir)) or real(o, b, run_dir))
-        s = cn.tune("quickstart", trials=8, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
+        s = cn.tune("quickstart", trials=10, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
                     out=str(out))
     return s, scored
 
@@ -119,7 +119,7 @@ def study(tmp_path_factory):
 def test_no_trial_scores_the_test_split(study):
     s, scored = study
     trials = sorted((s.study_dir / "trials").iterdir())
-    assert len(trials) == 8
+    assert len(trials) == 10
     for t in trials:
         m = json.loads((t / "metrics.json").read_text())
         assert m["test"] == {} and not m.get("classical"), t
@@ -131,8 +131,8 @@ def test_no_trial_scores_the_test_split(study):
 
 def test_pruning_stops_trials_early(study):
     s, _ = study
-    assert s.pruned >= 1 and s.complete + s.pruned == 8
-    assert s.epochs < 8 * 4  # pruned trials trained fewer than the 4 epochs
+    assert s.pruned >= 1 and s.complete + s.pruned == 10
+    assert s.epochs < 10 * 4  # pruned trials trained fewer than the 4 epochs
     rows = [t for t in (s.study_dir / "trials").iterdir() if len((t / "history.csv").read_text().splitlines()) - 1 < 4]
     assert len(rows) >= s.pruned
 
@@ -167,7 +167,43 @@ def test_the_report_has_the_figures_and_the_table(study):
 
 def test_the_same_command_resumes_the_study(study):
     s, _ = study
-    more = cn.tune("quickstart", trials=10, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
+    more = cn.tune("quickstart", trials=12, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
                    out=str(s.study_dir.parent), final=False)
-    assert more.complete + more.pruned == 10
-    assert len(list((s.study_dir / "trials").iterdir())) == 10  # two more trials, the first eight kept
+    assert more.complete + more.pruned == 12
+    assert len(list((s.study_dir / "trials").iterdir())) == 12  # two more trials, the first ten kept
+
+
+def _judge(pruner, curves, candidate):
+    """Steps at which `pruner` stops `candidate` (a val_loss curve) after `curves` completed in an in-memory study."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(pruner=pruner, direction="minimize")
+    for c in curves:
+        t = study.ask()
+        for step, v in enumerate(c, 1):
+            t.report(v, step)
+        study.tell(t, min(c))
+    t = study.ask()
+    stopped = []
+    for step, v in enumerate(candidate, 1):
+        t.report(v, step)
+        stopped += [step] if t.should_prune() else []
+    return stopped
+
+
+def test_the_median_pruner_waits_for_four_trials_and_30_percent_of_the_epochs():
+    from corenets.tune.pruning import make_pruner, warmup_steps
+
+    assert [warmup_steps(n) for n in (1, 2, 5, 10, 40)] == [1, 1, 2, 3, 12]  # 10 epochs -> judged from epoch 3 on
+    assert make_pruner("median", 60, folds=5)._n_warmup_steps == 1  # folds do not cross: judged from fold 1 on
+    done = [[1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.1, 0.09, 0.08, 0.08]] * 4
+    slow = [1.5, 0.9, 0.25, 0.12, 0.08, 0.06, 0.05, 0.04, 0.03, 0.03]  # the best trial, behind until epoch 3
+    bad = [1.5, 0.9, 0.6, 0.5, 0.45, 0.4, 0.4, 0.4, 0.4, 0.4]
+    # the old setting (3 startup trials, judged from epoch 1) stopped the eventual best trial after epoch 1
+    import optuna
+
+    assert _judge(optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1), done[:3], slow)[:1] == [1]
+    assert _judge(make_pruner("median", 10), done, slow) == []
+    assert _judge(make_pruner("median", 10), done, bad)[:1] == [3]  # a laggard still stops at 30%
+    assert _judge(make_pruner("median", 10), done[:3], bad) == []  # too few finished trials to judge by

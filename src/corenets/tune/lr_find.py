@@ -89,11 +89,13 @@ def range_test(model: torch.nn.Module, bundle, cfg, device, start_lr: float = 1e
     loss and batch size, over as many passes of bundle.train as `steps` needs."""
     from ..train.distributed import World
     from ..train.loop import _start, train_one_epoch
+    from ..train.precision import resolve_precision
 
     if not 0 < start_lr < end_lr:
         raise ConfigError(f"--start-lr {start_lr:g} and --end-lr {end_lr:g}: need 0 < start-lr < end-lr")
     probe = copy.deepcopy(model)
-    tcfg = dataclasses.replace(cfg, lr=start_lr, schedule="none", epochs=1, ema=0.0, early_stopping=0)
+    tcfg = dataclasses.replace(cfg, lr=start_lr, schedule="none", epochs=1, ema=0.0, early_stopping=0,
+                               precision=resolve_precision(cfg.precision, torch.device(device)))  # as fit resolves it
     test = RangeTest(start_lr, end_lr, steps)
     state, loss_fn, _ = _start(probe, bundle, tcfg, [test], torch.device(device), seed, None, World())
     test.set_lr(state.optimizer, 0)

@@ -18,6 +18,7 @@ from typing import Any
 from ..config import RunConfig, dump_yaml, parse_override, resolve_paths, set_values, to_dict
 from ..errors import ConfigError, Interrupted, TrainingError
 from ..train.callbacks import resolve_mode
+from .pruning import make_pruner
 from .space import Dist, apply, check_space, parse_space
 from .storage import StudyError, fail_dead_trials, open_storage, worker_id
 
@@ -114,9 +115,7 @@ def open_study(spec: Spec, seed_offset: int = 0):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(spec.storage, spec.study_dir)
-    pruner = {"median": optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
-              "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=spec.cfg.train.epochs),
-              "none": optuna.pruners.NopPruner()}[spec.pruner]
+    pruner = make_pruner(spec.pruner, spec.cfg.train.epochs, spec.cfg.cv)
     # one local process repeats its search from the recipe's seed; workers of a shared study each draw their own
     # startup points (two processes of one seed would propose the same first trials)
     seed = spec.cfg.seed + seed_offset if spec.storage is None else spec.cfg.seed + os.getpid()
