@@ -105,12 +105,15 @@ def _col(run_dir, name):
 def study(tmp_path_factory):
     """One 10-trial study on digits (the pruner judges from the 5th), recording every run folder test was scored in."""
     import corenets.experiment as ex
+    import corenets.inspect.report as learned
 
     out = tmp_path_factory.mktemp("tune")
     scored = []
-    real = ex.evaluate_outputs
+    real, real_learned = ex.evaluate_outputs, learned.draw_learned
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ex, "evaluate_outputs", lambda o, b, run_dir: scored.append(Path(run_dir)) or real(o, b, run_dir))
+        # "What it learned" predicts the test split and shows its mistakes: a test look of its own
+        mp.setattr(learned, "draw_learned", lambda run_dir, b: scored.append(Path(run_dir)) or real_learned(run_dir, b))
         s = cn.tune("quickstart", trials=10, space={"train.lr": "loguniform(1e-5, 1e-1)"}, overrides=SMALL,
                     out=str(out))
     return s, scored
@@ -124,8 +127,9 @@ def test_no_trial_scores_the_test_split(study):
         m = json.loads((t / "metrics.json").read_text())
         assert m["test"] == {} and not m.get("classical"), t
         assert any("validation only" in n for n in m["notes"])
-    # the only test scores: the best config's final run and the recipe's own, once each
-    assert sorted(p.parent.name for p in scored) == ["final", "final"] and len(set(scored)) == 2
+    # the only looks at test (scores, and the "What it learned" figures): the final runs, the best config's and the
+    # recipe's, each scoring once
+    assert {p.parent.name for p in scored} == {"final"} and len(set(scored)) == 2
     assert set(map(str, scored)) == set(s.final.values())
 
 

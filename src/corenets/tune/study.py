@@ -169,8 +169,10 @@ def objective(spec: Spec, trial) -> float:
     params = {k: d.suggest(trial) for k, d in spec.space.items()}
     trial.set_user_attr("config", json.dumps(params))
     cfg = apply(spec.cfg, params)  # the final run refits if the recipe does; trials only choose, on validation
+    # nor does a trial draw "What it learned": it predicts the test split and shows its mistakes (and was half a
+    # small trial's time); the final runs draw it
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, refit=False), out=str(spec.study_dir / "trials"),
-                              name=f"trial-{trial.number:04d}")
+                              name=f"trial-{trial.number:04d}", report=dataclasses.replace(cfg.report, inspect=False))
     try:
         value, epochs, run_dir, pruned = (_cv_trial if cfg.cv >= 2 else _one_trial)(cfg, trial, spec.quiet)
     except Interrupted:
