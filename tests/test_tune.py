@@ -196,18 +196,18 @@ def _judge(pruner, curves, candidate):
     return stopped
 
 
-def test_the_median_pruner_waits_for_four_trials_and_30_percent_of_the_epochs():
+def test_the_median_pruner_waits_for_four_trials_and_20_percent_of_the_epochs():
     from corenets.tune.pruning import make_pruner, warmup_steps
 
-    assert [warmup_steps(n) for n in (1, 2, 5, 10, 40)] == [1, 1, 2, 3, 12]  # 10 epochs -> judged from epoch 3 on
+    assert [warmup_steps(n) for n in (1, 2, 5, 10, 40)] == [1, 1, 1, 2, 8]  # 10 epochs -> judged from epoch 2 on
     assert make_pruner("median", 60, folds=5)._n_warmup_steps == 1  # folds do not cross: judged from fold 1 on
     done = [[1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.1, 0.09, 0.08, 0.08]] * 4
-    slow = [1.5, 0.9, 0.25, 0.12, 0.08, 0.06, 0.05, 0.04, 0.03, 0.03]  # the best trial, behind until epoch 3
+    slow = [1.5, 0.45, 0.25, 0.12, 0.08, 0.06, 0.05, 0.04, 0.03, 0.03]  # the best trial, behind after epoch 1
     bad = [1.5, 0.9, 0.6, 0.5, 0.45, 0.4, 0.4, 0.4, 0.4, 0.4]
     # the old setting (3 startup trials, judged from epoch 1) stopped the eventual best trial after epoch 1
     import optuna
 
     assert _judge(optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1), done[:3], slow)[:1] == [1]
     assert _judge(make_pruner("median", 10), done, slow) == []
-    assert _judge(make_pruner("median", 10), done, bad)[:1] == [3]  # a laggard still stops at 30%
+    assert _judge(make_pruner("median", 10), done, bad)[:1] == [2]  # a laggard still stops at 20%
     assert _judge(make_pruner("median", 10), done[:3], bad) == []  # too few finished trials to judge by
