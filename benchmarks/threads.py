@@ -28,6 +28,8 @@ WORKLOADS = {  # name -> the command's arguments after `corenets run`
     "fashion-mnist-cnn (1 epoch)": ["fashion-mnist-cnn", "--epochs", "1", "--set", "report.inspect=false"],
     "breast-cancer-lstm (fold 1 of 5, 15 of 150 epochs)": ["breast-cancer-lstm", "--cv", "5", "--set", "fold=1",
                                                             "--epochs", "15", "--set", "report.inspect=false"],
+    "breast-cancer-lstm --cv 5 (all folds, 150 epochs)": ["breast-cancer-lstm", "--cv", "5",
+                                                          "--set", "report.inspect=false"],
 }
 
 
@@ -48,8 +50,9 @@ def timed(args: list[str], threads: int, cap: float, out: Path) -> tuple[float |
     except subprocess.TimeoutExpired:
         return None, None
     seconds = time.perf_counter() - t0
-    runs = sorted(out.rglob("metrics.json"), key=lambda p: p.stat().st_mtime)
-    return seconds, json.loads(runs[-1].read_text()).get("threads")
+    # a --cv run's parent records the setting (0); each fold records the count it ran with
+    chosen = [json.loads(p.read_text()).get("threads") or 0 for p in out.rglob("metrics.json")]
+    return seconds, max(chosen, default=None)
 
 
 def main(argv=None) -> None:
