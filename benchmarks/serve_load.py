@@ -270,7 +270,8 @@ def _png(image) -> bytes:
 
 def hostile_requests(port: int, png: bytes) -> dict[str, bytes]:
     """The hostile requests of the issue and their neighbours, each built once (raw HTTP/1.1 bytes). Each is one the
-    server must refuse; large requests it accepts (a 2000x2000 photo, 64 images at once) are load, not hostility."""
+    server must refuse (but a text server reads "text named .png", which is plain ASCII, as the text it is); large
+    requests it accepts (a 2000x2000 photo, 64 images at once) are load, not hostility."""
     from PIL import Image
 
     big = _png(Image.new("RGB", (6000, 6000), (200, 30, 30)))  # 36 MP of one colour: 117 KB
