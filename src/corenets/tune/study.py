@@ -155,7 +155,7 @@ def work(spec: Spec, index: int = 0) -> int:
             return ran
         try:
             study.optimize(lambda t: objective(spec, t), n_trials=1)
-        except Interrupted:
+        except (Interrupted, KeyboardInterrupt):  # Ctrl-C in training, or outside it (preparing, Optuna's records)
             raise Interrupted(f"interrupted; the finished trials are kept in {spec.storage or spec.study_dir}: run "
                               "the same command again to resume the study") from None
         ran += 1
