@@ -8,10 +8,10 @@ threads as `corenets run` does (threads: 0, train/threads.py: one when another p
 whichever of 1 or 2 trains faster); every result records the count. `--set threads=2` forces two.
 Pairs run interleaved, corenets then the peer, each in a fresh process; the median of the pairs is reported.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/avx2.py check
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/avx2.py pairs seed_cnn --pairs 3 --epochs 2
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/avx2.py pairs sst2-lstm --pairs 3 --set data.path=PATH/TO/sst2
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/avx2.py profile seed_cnn --steps 200
+    .venv/bin/python benchmarks/avx2.py check
+    .venv/bin/python benchmarks/avx2.py pairs seed_cnn --pairs 3 --epochs 2
+    .venv/bin/python benchmarks/avx2.py pairs sst2-lstm --pairs 3 --set data.path=PATH/TO/sst2
+    .venv/bin/python benchmarks/avx2.py profile seed_cnn --steps 200
 
 Workloads: seed_cnn (recipe fashion-mnist-cnn, s/epoch at batch 64, against keras_seed_cnn.py); fm-lstm and
 fm-gru (fashion-mnist-lstm/-gru, s/epoch, against keras_rows_rnn.py); sst2-lstm and sst2-gru (the whole recipe's

@@ -1,6 +1,6 @@
 """Epoch time of 1 vs 2 training processes (torchrun/DDP on CPU), each with --threads 1.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/distributed.py [--repeats 3] [--epochs 3]
+    .venv/bin/python benchmarks/distributed.py [--repeats 3] [--epochs 3]
 
 Trains Fashion-MNIST with the mlp (60,000 rows; 54,000 train after validation) and reads the per-epoch
 training seconds from history.csv. Reports the median over repeats of each run's median epoch time, the speed-up

@@ -4,8 +4,8 @@ Same network (93,322 params), Adam, batch 64, all 60,000 training images, the
 10,000 test images. Runs are interleaved (keras, tutorial, corenets, keras, ...)
 so machine noise hits all three alike. Training seconds only; evaluation excluded.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/fashion_mnist_cnn.py speed --runs 3 --epochs 10
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/fashion_mnist_cnn.py accuracy --seeds 0 1 2
+    .venv/bin/python benchmarks/fashion_mnist_cnn.py speed --runs 3 --epochs 10
+    .venv/bin/python benchmarks/fashion_mnist_cnn.py accuracy --seeds 0 1 2
 
 `accuracy` runs the fashion-mnist-cnn and fashion-mnist-cnn-bn recipes (54k/6k train/val, best
 epoch chosen on validation, scored once on test). Results go to benchmarks/results/*.json.

@@ -1,7 +1,7 @@
 """The generic forecast command against persistence, per data.target, on the shipped MSFT excerpt and on a
 daily-temperature-like series that crosses zero (tests/test_forecast_target.temperatures).
 
-    .venv/bin/python benchmarks/forecast_targets.py [--full-msft /work/shared/data/stocks/msft.csv]
+    .venv/bin/python benchmarks/forecast_targets.py [--full-msft ../shared/data/stocks/msft.csv]
 
 Each row is `corenets run --data price_csv --model lstm --set data.target=T` (the defaults otherwise: window 60,
 10 epochs, Adam 1e-3, batch 64, seed 0, --threads 1) and its test RMSE over persistence's (Theil's U2; < 1 beats

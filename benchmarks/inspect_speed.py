@@ -1,6 +1,6 @@
 """How fast `corenets inspect`'s explanations are, and what the report's "What it learned" adds to a run.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/inspect_speed.py [--repeats 20] [--quickstart 3] [--threads N]
+    .venv/bin/python benchmarks/inspect_speed.py [--repeats 20] [--quickstart 3] [--threads N]
 
 Timed (median of --repeats after 3 warm-ups, torch's default threads), on untrained networks of the recipes'
 shapes (the cost does not depend on the weights):

@@ -6,7 +6,7 @@ helps: the refit trains on the validation rows, so they cannot score it. Here th
 out of training) play the dev split's part, and the recipe carves its own validation from the rest. The real
 dev split is never read.
 
-    .venv/bin/python benchmarks/nested_sst2.py /work/shared/data/sst2 /tmp/nested-sst2 [--seed 7777]
+    .venv/bin/python benchmarks/nested_sst2.py ../shared/data/sst2 /tmp/nested-sst2 [--seed 7777]
 """
 
 from __future__ import annotations

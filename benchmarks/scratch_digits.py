@@ -1,6 +1,6 @@
 """scratch-mlp-digits: the NumPy engine against torch on the same recipe (same MLP, data split, optimiser).
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/scratch_digits.py --seeds 0 1 2
+    .venv/bin/python benchmarks/scratch_digits.py --seeds 0 1 2
 
 Prints, per engine, the test accuracy and seconds of each seed and their medians:
 train_seconds is the fit loop alone (metrics.json), wall is the whole run_recipe call

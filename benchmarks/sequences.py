@@ -1,7 +1,7 @@
 """Run a sequence recipe over several seeds and print one JSON line per run (metrics from its run folder).
 
 Usage (every heavy run under the shared lock):
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/sequences.py stock-lstm --seeds 0 1 2 \
+    .venv/bin/python benchmarks/sequences.py stock-lstm --seeds 0 1 2 \
         --set data.path=../shared/data/stocks/msft.csv
 Prints {"recipe", "seed", "train_seconds", "epochs", "parameters", "test": {...headline metrics...}, "run"}
 and a final {"summary": ...} line with the median of each headline metric.

@@ -1,6 +1,6 @@
 """A bounded load test of `corenets serve` on loopback, and single-image ONNX vs PyTorch eager latency.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16]
+    .venv/bin/python benchmarks/serve_load.py RUN [--requests 2000] [--concurrency 16]
         [--workers 1] [--client asyncio|threads] [--hostile]
 
 --hostile: the same server takes --requests good uploads, then --requests more of which every other one is

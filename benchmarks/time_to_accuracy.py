@@ -5,7 +5,7 @@ checkpoint evaluations themselves are not counted. A recipe trains on all
 official training images (as the peer does); the test set is scored at each
 checkpoint (with the recipe's TTA) and at the end of training.
 
-    flock /tmp/corenets-heavy.lock .venv/bin/python benchmarks/time_to_accuracy.py \
+    .venv/bin/python benchmarks/time_to_accuracy.py \
         --recipe fashion-mnist-fast --target 0.92 --seeds 0 1 2 --peer-jsonl benchmarks/results/keras_seed_cnn_fashion.jsonl
 
 `--epochs 4 12` runs the recipe at several schedule lengths (each a full one-cycle).

@@ -4,9 +4,9 @@ The statistic that chooses is validation accuracy per epoch (`val`); the test ac
 recorded beside it and chooses nothing. Tuning seeds are 100 and up, never the reported seeds 0, 1, 2.
 
 Usage (one thread, so two runs share the 2 cores; under the shared lock):
-    flock -s /tmp/corenets-heavy.lock .venv/bin/python benchmarks/tune_run.py TAG sst2-gru 100 \
+    .venv/bin/python benchmarks/tune_run.py TAG sst2-gru 100 \
         train.batch_size=128 train.lr=0.002 [--log benchmarks/results/sst2_tuning.jsonl]
-SST-2 recipes get data.path=/work/shared/data/sst2 unless the overrides name one.
+SST-2 recipes get data.path=../shared/data/sst2 unless the overrides name one.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     ov = list(a.overrides)
     if a.recipe.startswith("sst2") and not any(o.startswith("data.path=") for o in ov):
-        ov.insert(0, "data.path=/work/shared/data/sst2")
+        ov.insert(0, "data.path=../shared/data/sst2")
     torch.set_num_threads(1)
     t0 = time.time()
     run = run_config(apply_overrides(load_recipe(a.recipe), [*ov, f"seed={a.seed}", f"out={a.out}"]), quiet=True)
