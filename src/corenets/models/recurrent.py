@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError, DataError
 from . import MODELS
@@ -171,15 +171,12 @@ class RecurrentNet(nn.Module):
         order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
         ids = ids.gather(1, order if want == 2 else order.unsqueeze(-1).expand_as(ids))
         lengths = real.sum(1).clamp(min=1)  # an empty row reads one pad step (a zero vector)
-        # Pack the ids, then embed only the real tokens: the same vectors in the same order for the recurrent layer,
-        # without looking up (and back-propagating into) the pads, most of a padded batch (issue 22)
-        steps = ids.shape[1]
-        ids = pack_padded_sequence(ids, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        emb = self.in_drop(self.embed_tokens(ids.data))  # (R, E) for the R real tokens
-        out, state = self.rnn(PackedSequence(emb, ids.batch_sizes, ids.sorted_indices, ids.unsorted_indices))
+        emb = self.in_drop(self.embed_tokens(ids))  # (B, T, E)
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
         if self.readout == "last":
             return None, state, lengths  # the final states suffice; unpacking the outputs would only cost time
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)  # (B, T, D*H), zeros past length
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])  # (B, T, D*H), zeros past length
         return out, state, lengths
 
     def _read(self, out: torch.Tensor, state, lengths: torch.Tensor | None) -> torch.Tensor:
