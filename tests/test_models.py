@@ -66,6 +66,40 @@ def test_text_models_take_token_ids():
         assert model(ids).shape == (2, 2)
 
 
+@pytest.mark.parametrize("name,readout,subwords", [("lstm", "last", 0), ("gru", "mean", 0), ("lstm", "max", 5)])
+def test_text_models_embed_only_real_tokens_with_the_padded_numbers(name, readout, subwords):
+    """Issue 22: the embedding looks up (and back-propagates into) the real tokens only, never the pads, and the
+    outputs and gradients are those of embedding the whole padded batch and packing it afterwards."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    shape = (9, 3) if subwords else (9,)
+    model = create_model(name, shape, 2, vocab_size=40, embed_dim=8, hidden_size=6, readout=readout, subwords=subwords)
+    words = torch.tensor([[3, 0, 5, 0, 7, 0, 0, 0, 0], [9, 8, 7, 6, 5, 4, 3, 2, 1], [0] * 9, [0, 0, 0, 0, 0, 0, 0, 0, 4]])
+    ids = torch.stack([words, (words * 3) % 6, (words * 5) % 6], -1) * (words != 0).unsqueeze(-1) if subwords else words
+    looked_up = []
+    model.embed.register_forward_hook(lambda m, args, out: looked_up.append(args[0].numel()))
+    new = model(ids)
+    # the real tokens, and the empty row's one pad step (with n-grams, embed_tokens skips pads itself)
+    assert looked_up == [int((words != 0).sum()) + (0 if subwords else 1)]
+
+    def padded_then_packed(x):  # the previous computation: every slot embedded, packed afterwards
+        real = x[..., 0] != 0 if subwords else x != 0
+        order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
+        x = x.gather(1, order.unsqueeze(-1).expand_as(x) if subwords else order)
+        lengths = real.sum(1).clamp(min=1)
+        out, state = model.rnn(pack_padded_sequence(model.embed_tokens(x), lengths, batch_first=True, enforce_sorted=False))
+        out = None if readout == "last" else pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        return model.head(model._read(out, state, lengths))
+
+    old = padded_then_packed(ids)
+    torch.testing.assert_close(new, old)
+    g_new = torch.autograd.grad(new.sum(), model.embed.weight)[0]
+    g_old = torch.autograd.grad(old.sum(), model.embed.weight)[0]
+    torch.testing.assert_close(g_new, g_old)
+    assert g_new[0].abs().sum() == 0 and g_new[3].abs().sum() > 0
+
+
 def test_mlp_options_shape_the_network():
     model = create_model("mlp", (1, 8, 8), 10, hidden=[32, 16], activation="tanh", dropout=0.5, batch_norm=True)
     # 64*32 (no bias: BN shifts) + BN 2*32 + 32*16 + BN 2*16 + 16*10 + 10

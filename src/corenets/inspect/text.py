@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..data.text import TextPreprocessing, tokenize
+from ..models.recurrent import embedding_per_slot
 from .core import IG_STEPS, Figure, Section, Subject, png, pyplot, sign_and_target
 from .gates import GATE_NAMES, gate_trace
 from .views import KindViews, views_for
@@ -37,14 +38,15 @@ def word_attributions(subject: Subject, ids: torch.Tensor, cls: int, steps: int 
     with warnings.catch_warnings():  # Captum warns for several layers; the members' embeddings are independent
         warnings.simplefilter("ignore", UserWarning)
         lig = LayerIntegratedGradients(model, layers if len(layers) > 1 else layers[0])
-    with torch.enable_grad():
+    # The hooks need one embedding vector per slot (1, L, E), not the packed real tokens the model embeds by default
+    with embedding_per_slot(model), torch.enable_grad():
         got = lig.attribute(ids, torch.zeros_like(ids), target=target, n_steps=steps)
     attr = sum(got) if isinstance(got, list) else got  # an ensemble: every member's embedding, summed per word
     # Completeness against the layers' baseline: L zero vectors read as L steps. (Captum's own delta runs the
     # model on all-pad ids, which packing reads as one step: another function.)
     hooks = [m.register_forward_hook(lambda mod, i, out: torch.zeros_like(out)) for m in layers]
     try:
-        with torch.no_grad():
+        with embedding_per_slot(model), torch.no_grad():
             f_base = model(ids)[0, target].item()
     finally:
         for h in hooks:

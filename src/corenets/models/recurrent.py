@@ -18,12 +18,13 @@ token; "mean" and "max" pool over real tokens only.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import ConfigError, DataError
 from . import MODELS
@@ -46,6 +47,10 @@ def mean_of_pieces(embed: nn.Embedding, grams: nn.Embedding, ids: torch.Tensor) 
 
 class RecurrentNet(nn.Module):
     """[Embedding] -> RNN/LSTM/GRU x layers (optionally bidirectional) -> read-out -> [Linear -> act] x N -> Linear."""
+
+    #: Token ids: embed every slot of the padded batch, pads included, before packing (the same numbers, more
+    #: work). Only layer attributions set it (see `embedding_per_slot`): they hook the embedding's (B, T, E) output.
+    embed_every_slot = False
 
     def __init__(
         self, cell: str, input_shape: tuple[int, ...], num_outputs: int, hidden_size: int, layers: int,
@@ -171,12 +176,20 @@ class RecurrentNet(nn.Module):
         order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
         ids = ids.gather(1, order if want == 2 else order.unsqueeze(-1).expand_as(ids))
         lengths = real.sum(1).clamp(min=1)  # an empty row reads one pad step (a zero vector)
-        emb = self.in_drop(self.embed_tokens(ids))  # (B, T, E)
-        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        steps = ids.shape[1]
+        if self.embed_every_slot:  # (B, T, E), then packed: the shape a layer hook on the embedding expects
+            emb = self.in_drop(self.embed_tokens(ids))
+            packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        else:
+            # Pack the ids, then embed only the real tokens: the same vectors in the same order for the recurrent
+            # layer, without looking up (and back-propagating into) the pads, most of a padded batch (issue 22)
+            ids = pack_padded_sequence(ids, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            emb = self.in_drop(self.embed_tokens(ids.data))  # (R, E) for the R real tokens
+            packed = PackedSequence(emb, ids.batch_sizes, ids.sorted_indices, ids.unsorted_indices)
         out, state = self.rnn(packed)
         if self.readout == "last":
             return None, state, lengths  # the final states suffice; unpacking the outputs would only cost time
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])  # (B, T, D*H), zeros past length
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)  # (B, T, D*H), zeros past length
         return out, state, lengths
 
     def _read(self, out: torch.Tensor, state, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -266,3 +279,17 @@ def gru(
                   dropout=dropout, readout=readout, head=list(head), head_activation=head_activation,
                   vocab_size=vocab_size, embed_dim=embed_dim, embed_init=embed_init,
                   input_dropout=input_dropout, subwords=subwords)
+
+
+@contextlib.contextmanager
+def embedding_per_slot(model: nn.Module):
+    """Within the block, every text RNN in `model` embeds the whole padded (B, T) batch into (B, T, E) before
+    packing, so that a hook on its embedding sees one vector per slot; outside, only real tokens are looked up."""
+    nets = [m for m in model.modules() if isinstance(m, RecurrentNet)]
+    for net in nets:
+        net.embed_every_slot = True
+    try:
+        yield model
+    finally:
+        for net in nets:
+            net.embed_every_slot = False
