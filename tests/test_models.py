@@ -94,6 +94,12 @@ def test_text_models_embed_only_real_tokens_with_the_padded_numbers(name, readou
 
     old = padded_then_packed(ids)
     torch.testing.assert_close(new, old)
+    from corenets.models.recurrent import embedding_per_slot
+
+    with embedding_per_slot(model):  # what inspect's layer hooks ask for: every slot embedded, the same outputs
+        torch.testing.assert_close(model(ids), old)
+    assert looked_up[-1] == (words.numel() if not subwords else int((words != 0).sum()))
+    assert not model.embed_every_slot  # the default path is back after the block
     g_new = torch.autograd.grad(new.sum(), model.embed.weight)[0]
     g_old = torch.autograd.grad(old.sum(), model.embed.weight)[0]
     torch.testing.assert_close(g_new, g_old)
