@@ -21,7 +21,8 @@ _AFTER_CONV = (nn.BatchNorm2d, nn.ReLU, nn.GELU, nn.LeakyReLU, nn.Tanh, nn.SiLU)
 
 
 def conv_blocks(model: nn.Module) -> list[nn.Module]:
-    """Each conv layer's block output: the last BatchNorm/activation right after each Conv2d (or the conv)."""
+    """Each conv layer's block output: the last BatchNorm/activation right after each Conv2d (or after its pool,
+    when the pool comes first), else the conv itself."""
     leaves = [m for m in model.modules() if not list(m.children())]
     blocks = []
     for i, m in enumerate(leaves):
@@ -29,6 +30,9 @@ def conv_blocks(model: nn.Module) -> list[nn.Module]:
             j = i
             while j + 1 < len(leaves) and isinstance(leaves[j + 1], _AFTER_CONV):
                 j += 1
+            pooled_first = i + 2 < len(leaves) and isinstance(leaves[i + 1], nn.MaxPool2d)
+            if j == i and pooled_first and isinstance(leaves[i + 2], _AFTER_CONV):
+                j = i + 2  # Conv -> Pool -> ReLU (seed_cnn's order): the block ends at its activation
             blocks.append(leaves[j])
     return blocks
 
