@@ -74,7 +74,7 @@ def test_cross_field_rules():
 
 
 def test_builder_options_are_checked_when_the_config_is_made():
-    with pytest.raises(ConfigError, match="unknown option model.widht; did you mean .model.width.\? valid keys are: .*width"):
+    with pytest.raises(ConfigError, match=r"unknown option model.widht; did you mean .model.width.\? valid keys are: .*width"):
         from_dict({"model": {"name": "airnet", "widht": 8}})
     with pytest.raises(ConfigError, match="unknown dataset 'nope'"):
         from_dict({"data": {"name": "nope"}})
