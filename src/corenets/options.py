@@ -107,50 +107,69 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     """
     if tp is Any or tp is inspect.Parameter.empty:
         return value
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
-        ranges = [a for a in args[1:] if isinstance(a, Range)]
-        try:
-            out = coerce(value, args[0], key)
-        except ConfigError:
-            for r in ranges:  # 10**20 for a seed: say the range rather than "a 64-bit integer"
-                r.check(value, key, value)
-            raise
-        for r in ranges:
-            r.check(out, key, value)
-        return out
+        return _coerce_ranged(value, args, key)
     bad = ConfigError(f"{key}={shown(value)} is not valid; expected {_type_name(tp)}")
     if origin is Literal:
         if any(value == a and type(value) is type(a) for a in args):
             return value
         raise bad
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return coerce(value, a, key)
-            except ConfigError:
-                pass
-        raise bad
+        return _coerce_union(value, args, key, bad)
     if origin in (list, tuple):
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and args and args[0] is not str:
-            value = [value]  # `--set model.hidden=64` means [64]
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        item = args[0] if args else Any
-        try:
-            out = [coerce(v, item, key) for v in value]
-        except ConfigError:
-            raise bad from None
-        return tuple(out) if origin is tuple else out
+        return _coerce_sequence(value, origin, args, key, bad)
     if origin is dict:
         if not isinstance(value, dict):
             raise bad
         return value
+    return _coerce_scalar(value, tp, key, bad)
+
+
+def _coerce_ranged(value: Any, args: tuple, key: str) -> Any:
+    """Annotated[T, Range...]: T first, then each range."""
+    ranges = [a for a in args[1:] if isinstance(a, Range)]
+    try:
+        out = coerce(value, args[0], key)
+    except ConfigError:
+        for r in ranges:  # 10**20 for a seed: say the range rather than "a 64-bit integer"
+            r.check(value, key, value)
+        raise
+    for r in ranges:
+        r.check(out, key, value)
+    return out
+
+
+def _coerce_union(value: Any, args: tuple, key: str, bad: ConfigError) -> Any:
+    """The first member type that takes the value; None only where the union allows it."""
+    if value is None and type(None) in args:
+        return None
+    for a in args:
+        if a is type(None):
+            continue
+        try:
+            return coerce(value, a, key)
+        except ConfigError:
+            pass
+    raise bad
+
+
+def _coerce_sequence(value: Any, origin: Any, args: tuple, key: str, bad: ConfigError) -> list | tuple:
+    """A list or tuple of the item type; a lone number means a list of one (`--set model.hidden=64`)."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and args and args[0] is not str:
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise bad
+    item = args[0] if args else Any
+    try:
+        out = [coerce(v, item, key) for v in value]
+    except ConfigError:
+        raise bad from None
+    return tuple(out) if origin is tuple else out
+
+
+def _coerce_scalar(value: Any, tp: Any, key: str, bad: ConfigError) -> Any:
+    """bool, int (64-bit), float (finite; a string float() reads, as YAML 1.1 leaves 1e-3) and str."""
     if tp is bool:
         if isinstance(value, bool):
             return value
