@@ -101,6 +101,16 @@ def _pid(trial) -> int:
     return int(trial.user_attrs["worker"].rpartition(":")[2])
 
 
+def _finished_before(trials, stopped, done_before, sent, out=""):
+    """(stopped, done_before), with a trial that completed before the signal was sent (the moment between the
+    poll and the signal) moved to done_before: there was nothing left to fail. A completion after it is a bug."""
+    trial = {t.number: t for t in trials}[stopped]
+    if trial.state.name != "COMPLETE":
+        return stopped, done_before
+    assert trial.datetime_complete <= sent, f"trial {stopped} was completed after the signal:\n{out}"
+    return None, [*done_before, stopped]
+
+
 def _check_after_kill(trials, killed, done_before, n):
     states = {t.number: t.state.name for t in trials}
     assert killed is None or states[killed] == "FAIL", states  # the killed worker's running trial
@@ -136,10 +146,13 @@ def test_a_killed_postgresql_worker_fails_its_trial_and_the_other_finishes(postg
         return (mine[0], done) if done and mine else None
 
     killed, done_before = _wait_for(storage, "corenets-kill", running_after_one_done, victim, "a running trial")
+    sent = datetime.datetime.now()
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert procs[1].wait(timeout=600) == 0, procs[1].stdout.read()
-    _check_after_kill(_trials(storage, "corenets-kill"), killed, done_before, 6)
+    trials = _trials(storage, "corenets-kill")
+    killed, done_before = _finished_before(trials, killed, done_before, sent)
+    _check_after_kill(trials, killed, done_before, 6)
 
 
 def test_a_killed_local_worker_fails_its_trial_and_the_study_finishes(tmp_path):
@@ -159,11 +172,14 @@ def test_a_killed_local_worker_fails_its_trial_and_the_study_finishes(tmp_path):
         time.sleep(0.2)
     killed, pid, done_before = _wait_for(storage(), "corenets-quickstart-tune", child_running_after_one_done, main,
                                          "a running trial in the second worker")
+    sent = datetime.datetime.now()
     os.kill(pid, signal.SIGKILL)
     out, _ = main.communicate(timeout=600)
     assert main.returncode == 0, out
     assert "worker 1 ended with signal 9" in out
-    _check_after_kill(_trials(storage(), "corenets-quickstart-tune"), killed, done_before, 6)
+    trials = _trials(storage(), "corenets-quickstart-tune")
+    killed, done_before = _finished_before(trials, killed, done_before, sent, out)
+    _check_after_kill(trials, killed, done_before, 6)
 
 
 def test_ctrl_c_keeps_the_finished_trials_and_the_same_command_resumes(tmp_path):
@@ -185,11 +201,8 @@ def test_ctrl_c_keeps_the_finished_trials_and_the_same_command_resumes(tmp_path)
     out, _ = first.communicate(timeout=300)
     assert first.returncode == 130, out
     assert "run the same command again to resume the study" in out.strip().splitlines()[-1], out
-    trial = {t.number: t for t in _trials(_journal(study_dir), "corenets-quickstart-tune")}[stopped]
-    if trial.state.name == "COMPLETE":  # it finished in the moment between the poll and the signal: nothing to fail
-        assert trial.datetime_complete <= sent, f"trial {stopped} was completed after Ctrl-C:\n{out}"
-        done_before = [*done_before, stopped]
-        stopped = None
+    stopped, done_before = _finished_before(_trials(_journal(study_dir), "corenets-quickstart-tune"), stopped,
+                                            done_before, sent, out)
     again = _worker(tmp_path, "--trials", "4", epochs=40)
     out, _ = again.communicate(timeout=600)
     assert again.returncode == 0, out
